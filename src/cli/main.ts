@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// The `registry` command line: one subcommand per file in this folder.
+import { Command } from 'commander';
+import { serveCommand } from './serve.js';
+import { ConfigError } from '../config/load.js';
+
+const program = new Command('registry').description('OCI Distribution v1.1 container registry').showHelpAfterError();
+program.addCommand(serveCommand());
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,56 @@
+// Renders every failure as the spec's JSON error body. Internal errors are logged with their
+// stack and answered with a generic message: nothing about the server leaks to clients.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { RegistryError, RegistryErrors, errorBody } from '../registry/errors.js';
+
+function fromFramework(err: FastifyError): RegistryError | undefined {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new RegistryError('SIZE_INVALID', 'request body too large', undefined, { status: 413 });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_BAD_URL':
+      return new RegistryError('UNSUPPORTED', 'malformed request', undefined, { status: 400 });
+    default:
+      return undefined;
+  }
+}
+
+export function sendError(reply: FastifyReply, error: RegistryError): void {
+  const all = error instanceof RegistryErrors ? error.all : [error];
+  reply.code(error.status).headers(error.headers).header('Content-Type', 'application/json; charset=utf-8');
+  if (reply.request.method === 'HEAD') {
+    reply.send();
+    return;
+  }
+  reply.send(JSON.stringify(errorBody(all)));
+}
+
+function isClientAbort(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error | undefined)?.message === 'aborted';
+}
+
+export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  if (err instanceof RegistryError) {
+    sendError(reply, err);
+    return;
+  }
+  const mapped = fromFramework(err as FastifyError);
+  if (mapped) {
+    sendError(reply, mapped);
+    return;
+  }
+  if (isClientAbort(err)) {
+    request.log.info({ err: (err as Error).message }, 'client went away during the request');
+    if (!reply.raw.headersSent && !reply.raw.destroyed) sendError(reply, new RegistryError('BLOB_UPLOAD_INVALID', 'request body incomplete'));
+    return;
+  }
+  const status = (err as FastifyError).statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    sendError(reply, new RegistryError('UNSUPPORTED', 'malformed request', undefined, { status }));
+    return;
+  }
+  request.log.error({ err }, 'internal error');
+  sendError(reply, new RegistryError('UNKNOWN'));
+}

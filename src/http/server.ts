@@ -1,0 +1,74 @@
+// HTTP bootstrap: Fastify with bodies left as streams (blobs are never buffered), one JSON
+// log line per request with its id, the spec's error bodies, and the health endpoints.
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { errorHandler, sendError } from './errors.js';
+import { registerV2Routes } from './v2/routes.js';
+import type { V2Context } from './v2/context.js';
+import { RegistryError } from '../registry/errors.js';
+
+export interface ServerOptions {
+  logger: Logger;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** Checks the backends for /readyz; throws when one does not answer. */
+  ready: () => Promise<void>;
+}
+
+export function buildServer(ctx: V2Context, options: ServerOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger as unknown as FastifyBaseLogger,
+    disableRequestLogging: true,
+    exposeHeadRoutes: false,
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    keepAliveTimeout: options.keepAliveTimeoutMs,
+    requestTimeout: 0,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    routerOptions: { maxParamLength: 2048, ignoreDuplicateSlashes: false },
+  });
+  app.server.headersTimeout = options.headersTimeoutMs;
+
+  // Every body stays an unread stream; handlers decide how to consume it.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((_request, reply) => sendError(reply, new RegistryError('NAME_UNKNOWN', 'not found', undefined, { status: 404 })));
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('X-Request-Id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        bytesIn: Number(request.headers['content-length'] ?? 0) || undefined,
+        bytesOut: Number(reply.getHeader('content-length') ?? 0) || undefined,
+        remote: request.ip,
+      },
+      'request',
+    );
+  });
+
+  app.get('/healthz', async (_request, reply) => reply.code(200).send({ status: 'ok' }));
+  app.get('/readyz', async (request, reply) => {
+    try {
+      await options.ready();
+      return reply.code(200).send({ status: 'ready' });
+    } catch (err) {
+      request.log.warn({ err }, 'not ready');
+      return reply.code(503).send({ status: 'unavailable' });
+    }
+  });
+
+  registerV2Routes(app, ctx);
+  return app;
+}

@@ -1,0 +1,34 @@
+// GET / HEAD / DELETE /v2/<name>/blobs/<digest>: layer and config pulls, with Range support.
+import type { V2Handler } from './context.js';
+import { RegistryError } from '../../registry/errors.js';
+import { parseRangeHeader } from '../../registry/ranges.js';
+
+export const getBlob: V2Handler = async (ctx, request, reply, { name, digest }) => {
+  const blob = await ctx.blobs.stat(name!, digest!);
+  reply
+    .header('Docker-Content-Digest', blob.digest.value)
+    .header('Content-Type', 'application/octet-stream')
+    .header('Accept-Ranges', 'bytes')
+    .header('ETag', `"${blob.digest.value}"`)
+    .header('Cache-Control', 'max-age=31536000');
+  const rangeHeader = request.headers.range;
+  const range = rangeHeader ? parseRangeHeader(rangeHeader, blob.size) : undefined;
+  if (range === 'unsatisfiable') {
+    throw new RegistryError('RANGE_INVALID', undefined, { size: blob.size }, { headers: { 'Content-Range': `bytes */${blob.size}` } });
+  }
+  if (range) {
+    reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${blob.size}`).header('Content-Length', range.end - range.start + 1);
+  } else {
+    reply.code(200).header('Content-Length', blob.size);
+  }
+  if (request.method === 'HEAD') {
+    reply.send();
+    return;
+  }
+  reply.send(await ctx.blobs.open(blob, range));
+};
+
+export const deleteBlob: V2Handler = async (ctx, _request, reply, { name, digest }) => {
+  await ctx.blobs.delete(name!, digest!);
+  reply.code(202).header('Content-Length', 0).send();
+};

@@ -1,0 +1,302 @@
+// MetadataStore on any SQL database Kysely speaks (SQLite, PostgreSQL): the queries are
+// written once; drivers only open the connection and pick the dialect.
+import { Migrator, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { migrationProvider, type SqlDialect } from './migrations/index.js';
+import { toNumber, type Database, type ManifestsTable } from './schema.js';
+import type {
+  BlobLink,
+  ManifestRecord,
+  MetadataStore,
+  NewManifest,
+  Page,
+  ReferrerRecord,
+  UploadSessionRecord,
+} from './store.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** Bound parameters per IN list, below every dialect's limit. */
+const IN_CHUNK = 500;
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function parseAnnotations(value: string | null): Record<string, string> | null {
+  return value === null ? null : (JSON.parse(value) as Record<string, string>);
+}
+
+function toManifestRecord(row: Pick<Selectable<ManifestsTable>, 'repository' | 'digest' | 'media_type' | 'artifact_type' | 'subject_digest' | 'annotations' | 'content' | 'created_at'>): ManifestRecord {
+  return {
+    repository: row.repository,
+    digest: row.digest,
+    mediaType: row.media_type,
+    artifactType: row.artifact_type,
+    subjectDigest: row.subject_digest,
+    annotations: parseAnnotations(row.annotations),
+    content: Buffer.isBuffer(row.content) ? row.content : Buffer.from(row.content as Uint8Array),
+    createdAt: new Date(toNumber(row.created_at)),
+  };
+}
+
+function toUpload(row: { id: string; repository: string; size: number | string; created_at: number | string; updated_at: number | string }): UploadSessionRecord {
+  return {
+    id: row.id,
+    repository: row.repository,
+    size: toNumber(row.size),
+    createdAt: new Date(toNumber(row.created_at)),
+    updatedAt: new Date(toNumber(row.updated_at)),
+  };
+}
+
+const MANIFEST_COLUMNS = ['repository', 'digest', 'media_type', 'artifact_type', 'subject_digest', 'annotations', 'content', 'created_at'] as const;
+
+export class SqlMetadataStore implements MetadataStore {
+  constructor(
+    protected readonly db: Kysely<Database>,
+    private readonly dialect: SqlDialect,
+  ) {}
+
+  /** Bring the schema to the newest version. */
+  async migrate(): Promise<string[]> {
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  }
+
+  private async ensureRepository(db: Db, repository: string): Promise<void> {
+    await db
+      .insertInto('repositories')
+      .values({ name: repository, created_at: Date.now() })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+  }
+
+  async repositoryExists(repository: string): Promise<boolean> {
+    const row = await this.db.selectFrom('repositories').select('name').where('name', '=', repository).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async listRepositories(page: Page): Promise<string[]> {
+    let q = this.db.selectFrom('repositories').select('name').orderBy('name');
+    if (page.after !== undefined) q = q.where('name', '>', page.after);
+    if (page.limit !== undefined) q = q.limit(page.limit);
+    return (await q.execute()).map((r) => r.name);
+  }
+
+  async linkBlob(repository: string, digest: string, size: number): Promise<void> {
+    const now = Date.now();
+    await this.db.transaction().execute(async (trx) => {
+      await this.ensureRepository(trx, repository);
+      await trx.insertInto('blobs').values({ digest, size, created_at: now }).onConflict((oc) => oc.column('digest').doNothing()).execute();
+      await trx
+        .insertInto('repository_blobs')
+        .values({ repository, digest, created_at: now })
+        .onConflict((oc) => oc.columns(['repository', 'digest']).doNothing())
+        .execute();
+    });
+  }
+
+  async getBlobLink(repository: string, digest: string): Promise<BlobLink | undefined> {
+    const row = await this.db
+      .selectFrom('repository_blobs')
+      .innerJoin('blobs', 'blobs.digest', 'repository_blobs.digest')
+      .select(['blobs.digest', 'blobs.size'])
+      .where('repository_blobs.repository', '=', repository)
+      .where('repository_blobs.digest', '=', digest)
+      .executeTakeFirst();
+    return row ? { digest: row.digest, size: toNumber(row.size) } : undefined;
+  }
+
+  async unlinkBlob(repository: string, digest: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('repository_blobs')
+      .where('repository', '=', repository)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async findBlob(digest: string): Promise<BlobLink | undefined> {
+    const row = await this.db
+      .selectFrom('blobs')
+      .select(['digest', 'size'])
+      .where('digest', '=', digest)
+      .where((eb) => eb.exists(eb.selectFrom('repository_blobs').select('repository').where('repository_blobs.digest', '=', digest)))
+      .executeTakeFirst();
+    return row ? { digest: row.digest, size: toNumber(row.size) } : undefined;
+  }
+
+  async missingBlobs(repository: string, digests: string[]): Promise<string[]> {
+    const present = new Set<string>();
+    for (const part of chunks([...new Set(digests)], IN_CHUNK)) {
+      const rows = await this.db
+        .selectFrom('repository_blobs')
+        .select('digest')
+        .where('repository', '=', repository)
+        .where('digest', 'in', part)
+        .execute();
+      for (const r of rows) present.add(r.digest);
+    }
+    return [...new Set(digests)].filter((d) => !present.has(d));
+  }
+
+  async createUpload(id: string, repository: string): Promise<UploadSessionRecord> {
+    const now = Date.now();
+    await this.db.transaction().execute(async (trx) => {
+      await this.ensureRepository(trx, repository);
+      await trx.insertInto('uploads').values({ id, repository, size: 0, created_at: now, updated_at: now }).execute();
+    });
+    return { id, repository, size: 0, createdAt: new Date(now), updatedAt: new Date(now) };
+  }
+
+  async getUpload(repository: string, id: string): Promise<UploadSessionRecord | undefined> {
+    const row = await this.db.selectFrom('uploads').selectAll().where('id', '=', id).where('repository', '=', repository).executeTakeFirst();
+    return row ? toUpload(row) : undefined;
+  }
+
+  async setUploadSize(id: string, expectedSize: number, size: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('uploads')
+      .set({ size, updated_at: Date.now() })
+      .where('id', '=', id)
+      .where('size', '=', expectedSize)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async deleteUpload(id: string): Promise<void> {
+    await this.db.deleteFrom('uploads').where('id', '=', id).execute();
+  }
+
+  async listUploadIds(): Promise<string[]> {
+    return (await this.db.selectFrom('uploads').select('id').execute()).map((r) => r.id);
+  }
+
+  async listUploadsUpdatedBefore(cutoff: Date): Promise<UploadSessionRecord[]> {
+    const rows = await this.db.selectFrom('uploads').selectAll().where('updated_at', '<', cutoff.getTime()).execute();
+    return rows.map(toUpload);
+  }
+
+  async putManifest(m: NewManifest): Promise<void> {
+    const now = Date.now();
+    await this.db.transaction().execute(async (trx) => {
+      await this.ensureRepository(trx, m.repository);
+      await trx
+        .insertInto('manifests')
+        .values({
+          repository: m.repository,
+          digest: m.digest,
+          media_type: m.mediaType,
+          artifact_type: m.artifactType,
+          subject_digest: m.subjectDigest,
+          annotations: m.annotations === null ? null : JSON.stringify(m.annotations),
+          size: m.content.length,
+          content: m.content,
+          created_at: now,
+        })
+        .onConflict((oc) => oc.columns(['repository', 'digest']).doNothing())
+        .execute();
+      const refs = [...new Map(m.references.map((r) => [`${r.kind}:${r.digest}`, r])).values()];
+      for (const part of chunks(refs, IN_CHUNK / 4)) {
+        await trx
+          .insertInto('manifest_references')
+          .values(part.map((r) => ({ repository: m.repository, manifest_digest: m.digest, child_digest: r.digest, kind: r.kind })))
+          .onConflict((oc) => oc.columns(['repository', 'manifest_digest', 'child_digest', 'kind']).doNothing())
+          .execute();
+      }
+      if (m.tag !== undefined) {
+        await trx
+          .insertInto('tags')
+          .values({ repository: m.repository, name: m.tag, manifest_digest: m.digest, updated_at: now })
+          .onConflict((oc) => oc.columns(['repository', 'name']).doUpdateSet({ manifest_digest: m.digest, updated_at: now }))
+          .execute();
+      }
+    });
+  }
+
+  async getManifest(repository: string, digest: string): Promise<ManifestRecord | undefined> {
+    const row = await this.db
+      .selectFrom('manifests')
+      .select(MANIFEST_COLUMNS)
+      .where('repository', '=', repository)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return row ? toManifestRecord(row) : undefined;
+  }
+
+  async getManifestByTag(repository: string, tag: string): Promise<ManifestRecord | undefined> {
+    const row = await this.db
+      .selectFrom('tags')
+      .innerJoin('manifests', (j) => j.onRef('manifests.repository', '=', 'tags.repository').onRef('manifests.digest', '=', 'tags.manifest_digest'))
+      .select(MANIFEST_COLUMNS.map((c) => `manifests.${c}` as const))
+      .where('tags.repository', '=', repository)
+      .where('tags.name', '=', tag)
+      .executeTakeFirst();
+    return row ? toManifestRecord(row) : undefined;
+  }
+
+  async missingManifests(repository: string, digests: string[]): Promise<string[]> {
+    const present = new Set<string>();
+    for (const part of chunks([...new Set(digests)], IN_CHUNK)) {
+      const rows = await this.db
+        .selectFrom('manifests')
+        .select('digest')
+        .where('repository', '=', repository)
+        .where('digest', 'in', part)
+        .execute();
+      for (const r of rows) present.add(r.digest);
+    }
+    return [...new Set(digests)].filter((d) => !present.has(d));
+  }
+
+  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('tags').where('repository', '=', repository).where('manifest_digest', '=', digest).execute();
+      await trx.deleteFrom('manifest_references').where('repository', '=', repository).where('manifest_digest', '=', digest).execute();
+      const result = await trx.deleteFrom('manifests').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    });
+  }
+
+  async deleteTag(repository: string, tag: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('tags').where('repository', '=', repository).where('name', '=', tag).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async listTags(repository: string, page: Page): Promise<string[]> {
+    let q = this.db.selectFrom('tags').select('name').where('repository', '=', repository).orderBy('name');
+    if (page.after !== undefined) q = q.where('name', '>', page.after);
+    if (page.limit !== undefined) q = q.limit(page.limit);
+    return (await q.execute()).map((r) => r.name);
+  }
+
+  async listReferrers(repository: string, subjectDigest: string, artifactType?: string): Promise<ReferrerRecord[]> {
+    let q = this.db
+      .selectFrom('manifests')
+      .select(['digest', 'media_type', 'size', 'artifact_type', 'annotations'])
+      .where('repository', '=', repository)
+      .where('subject_digest', '=', subjectDigest)
+      .orderBy('digest');
+    if (artifactType !== undefined) q = q.where('artifact_type', '=', artifactType);
+    const rows = await q.execute();
+    return rows.map((r) => ({
+      digest: r.digest,
+      mediaType: r.media_type,
+      size: toNumber(r.size),
+      artifactType: r.artifact_type,
+      annotations: parseAnnotations(r.annotations),
+    }));
+  }
+
+  async ping(): Promise<void> {
+    await this.db.selectFrom('repositories').select('name').limit(1).execute();
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}

@@ -1,0 +1,101 @@
+// What the registry remembers besides blob bytes: repositories, blob links, manifests, tags,
+// referrers and upload sessions. One interface, one driver per database.
+
+export interface BlobLink {
+  digest: string;
+  size: number;
+}
+
+export interface UploadSessionRecord {
+  id: string;
+  repository: string;
+  /** Bytes acknowledged so far. */
+  size: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ManifestRecord {
+  repository: string;
+  digest: string;
+  mediaType: string;
+  artifactType: string | null;
+  subjectDigest: string | null;
+  annotations: Record<string, string> | null;
+  content: Buffer;
+  createdAt: Date;
+}
+
+export interface ManifestReference {
+  digest: string;
+  /** A blob (config, layer) or a child manifest of an index. */
+  kind: 'blob' | 'manifest';
+}
+
+export interface NewManifest {
+  repository: string;
+  digest: string;
+  mediaType: string;
+  artifactType: string | null;
+  subjectDigest: string | null;
+  annotations: Record<string, string> | null;
+  content: Buffer;
+  references: ManifestReference[];
+  /** Point this tag at the manifest in the same transaction. */
+  tag?: string;
+}
+
+export interface ReferrerRecord {
+  digest: string;
+  mediaType: string;
+  size: number;
+  artifactType: string | null;
+  annotations: Record<string, string> | null;
+}
+
+export interface Page {
+  limit?: number;
+  /** Return entries strictly after this one (lexical order). */
+  after?: string;
+}
+
+export interface MetadataStore {
+  repositoryExists(repository: string): Promise<boolean>;
+  /** Repositories in lexical order. */
+  listRepositories(page: Page): Promise<string[]>;
+
+  /** Record the blob and link it into the repository (creating the repository). */
+  linkBlob(repository: string, digest: string, size: number): Promise<void>;
+  getBlobLink(repository: string, digest: string): Promise<BlobLink | undefined>;
+  /** Remove the link; true when there was one. */
+  unlinkBlob(repository: string, digest: string): Promise<boolean>;
+  /** Any repository's link to the blob (for mounts), or undefined. */
+  findBlob(digest: string): Promise<BlobLink | undefined>;
+  /** Of these digests, those not linked into the repository. */
+  missingBlobs(repository: string, digests: string[]): Promise<string[]>;
+
+  createUpload(id: string, repository: string): Promise<UploadSessionRecord>;
+  getUpload(repository: string, id: string): Promise<UploadSessionRecord | undefined>;
+  /** Advance an upload only if it is still at `expectedSize`; false when it moved meanwhile. */
+  setUploadSize(id: string, expectedSize: number, size: number): Promise<boolean>;
+  deleteUpload(id: string): Promise<void>;
+  /** Every upload id the store knows (to find orphaned staged files). */
+  listUploadIds(): Promise<string[]>;
+  listUploadsUpdatedBefore(cutoff: Date): Promise<UploadSessionRecord[]>;
+
+  /** Store a manifest, its references and optionally a tag, in one transaction. */
+  putManifest(manifest: NewManifest): Promise<void>;
+  getManifest(repository: string, digest: string): Promise<ManifestRecord | undefined>;
+  getManifestByTag(repository: string, tag: string): Promise<ManifestRecord | undefined>;
+  /** Of these digests, manifests not in the repository. */
+  missingManifests(repository: string, digests: string[]): Promise<string[]>;
+  /** Delete a manifest and every tag pointing at it; true when it existed. */
+  deleteManifest(repository: string, digest: string): Promise<boolean>;
+  deleteTag(repository: string, tag: string): Promise<boolean>;
+  /** Tags in lexical order. */
+  listTags(repository: string, page: Page): Promise<string[]>;
+  listReferrers(repository: string, subjectDigest: string, artifactType?: string): Promise<ReferrerRecord[]>;
+
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,162 @@
+// Manifests, tags, referrers and the catalog: what a push of a manifest checks, what a pull
+// by tag or digest returns, and the listings with the spec's pagination.
+import { RegistryError, RegistryErrors } from './errors.js';
+import { digestOf, looksLikeDigest, parseDigest } from './digest.js';
+import { checkName, checkTag } from './names.js';
+import { parseManifest, requiredBlobs, type ParsedManifest } from './manifest.js';
+import { MANIFEST_MEDIA_TYPES, MediaType, accepts, type ManifestMediaType } from './media-types.js';
+import type { ManifestRecord, MetadataStore, ReferrerRecord } from '../metadata/store.js';
+
+export interface ManifestServiceOptions {
+  deletesEnabled: boolean;
+}
+
+export interface PushedManifest {
+  digest: string;
+  subject?: string;
+}
+
+export type Reference = { kind: 'tag'; tag: string } | { kind: 'digest'; digest: string };
+
+export function parseReference(reference: string): Reference {
+  if (looksLikeDigest(reference)) return { kind: 'digest', digest: parseDigest(reference).value };
+  return { kind: 'tag', tag: checkTag(reference) };
+}
+
+export interface ListPage {
+  items: string[];
+  /** Set when more entries may follow: the `last` of the next page. */
+  next?: string;
+}
+
+export interface ReferrersIndex {
+  schemaVersion: 2;
+  mediaType: typeof MediaType.OciIndex;
+  manifests: ReferrerDescriptor[];
+}
+
+interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export class ManifestService {
+  constructor(
+    private readonly metadata: MetadataStore,
+    private readonly options: ManifestServiceOptions,
+  ) {}
+
+  async put(repository: string, reference: string, body: Buffer, contentType: string | undefined): Promise<PushedManifest> {
+    checkName(repository);
+    const ref = parseReference(reference);
+    const algorithm = ref.kind === 'digest' ? parseDigest(ref.digest).algorithm : 'sha256';
+    const digest = digestOf(algorithm, body).value;
+    if (ref.kind === 'digest' && ref.digest !== digest) {
+      throw new RegistryError('DIGEST_INVALID', 'manifest digest does not match the reference', { expected: ref.digest, actual: digest });
+    }
+    const manifest = parseManifest(body, contentType);
+    await this.checkReferences(repository, manifest);
+    await this.metadata.putManifest({
+      repository,
+      digest,
+      mediaType: manifest.mediaType,
+      artifactType: manifest.artifactType ?? null,
+      subjectDigest: manifest.subject?.digest.value ?? null,
+      annotations: manifest.annotations ?? null,
+      content: body,
+      references: [
+        ...requiredBlobs(manifest).map((d) => ({ digest: d.digest.value, kind: 'blob' as const })),
+        ...manifest.manifests.map((d) => ({ digest: d.digest.value, kind: 'manifest' as const })),
+      ],
+      ...(ref.kind === 'tag' ? { tag: ref.tag } : {}),
+    });
+    return { digest, ...(manifest.subject ? { subject: manifest.subject.digest.value } : {}) };
+  }
+
+  private async checkReferences(repository: string, manifest: ParsedManifest): Promise<void> {
+    const blobs = requiredBlobs(manifest).map((d) => d.digest.value);
+    const missingBlobs = blobs.length ? await this.metadata.missingBlobs(repository, blobs) : [];
+    const children = manifest.manifests.map((d) => d.digest.value);
+    const missingChildren = children.length ? await this.metadata.missingManifests(repository, children) : [];
+    const errors = [
+      ...missingBlobs.map((digest) => new RegistryError('MANIFEST_BLOB_UNKNOWN', 'manifest references a blob unknown to the repository', { digest })),
+      ...missingChildren.map((digest) => new RegistryError('MANIFEST_UNKNOWN', 'index references a manifest unknown to the repository', { digest }, { status: 400 })),
+    ];
+    if (errors.length) throw new RegistryErrors(errors);
+  }
+
+  /**
+   * The manifest a GET or HEAD returns. `accept` is the client's Accept list; when the client
+   * clearly negotiates manifest types and ours is not among them, answer MANIFEST_UNKNOWN.
+   */
+  async get(repository: string, reference: string, accept: string[]): Promise<ManifestRecord> {
+    checkName(repository);
+    const ref = parseReference(reference);
+    const record = ref.kind === 'tag' ? await this.metadata.getManifestByTag(repository, ref.tag) : await this.metadata.getManifest(repository, ref.digest);
+    if (!record) throw new RegistryError('MANIFEST_UNKNOWN', undefined, ref.kind === 'tag' ? { tag: ref.tag } : { digest: ref.digest });
+    const negotiates = accept.some((a) => (MANIFEST_MEDIA_TYPES as readonly string[]).includes(a));
+    if (negotiates && !accepts(accept, record.mediaType as ManifestMediaType)) {
+      throw new RegistryError('MANIFEST_UNKNOWN', `manifest is ${record.mediaType}, which the Accept header does not allow`, {
+        mediaType: record.mediaType,
+      });
+    }
+    return record;
+  }
+
+  async delete(repository: string, reference: string): Promise<void> {
+    if (!this.options.deletesEnabled) throw new RegistryError('UNSUPPORTED', 'deletes are disabled on this registry');
+    checkName(repository);
+    const ref = parseReference(reference);
+    const deleted = ref.kind === 'tag' ? await this.metadata.deleteTag(repository, ref.tag) : await this.metadata.deleteManifest(repository, ref.digest);
+    if (!deleted) throw new RegistryError('MANIFEST_UNKNOWN', undefined, ref.kind === 'tag' ? { tag: ref.tag } : { digest: ref.digest });
+  }
+
+  async listTags(repository: string, limit: number | undefined, last: string | undefined): Promise<ListPage> {
+    checkName(repository);
+    if (!(await this.metadata.repositoryExists(repository))) throw new RegistryError('NAME_UNKNOWN', undefined, { name: repository });
+    return paginate((page) => this.metadata.listTags(repository, page), limit, last);
+  }
+
+  async listRepositories(limit: number | undefined, last: string | undefined): Promise<ListPage> {
+    return paginate((page) => this.metadata.listRepositories(page), limit, last);
+  }
+
+  async referrers(repository: string, subject: string, artifactType: string | undefined): Promise<ReferrersIndex> {
+    checkName(repository);
+    const digest = parseDigest(subject).value;
+    if (!(await this.metadata.repositoryExists(repository))) throw new RegistryError('NAME_UNKNOWN', undefined, { name: repository });
+    const rows = await this.metadata.listReferrers(repository, digest, artifactType);
+    return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: rows.map(toDescriptor) };
+  }
+}
+
+function toDescriptor(r: ReferrerRecord): ReferrerDescriptor {
+  return {
+    mediaType: r.mediaType,
+    digest: r.digest,
+    size: r.size,
+    ...(r.artifactType !== null ? { artifactType: r.artifactType } : {}),
+    ...(r.annotations !== null ? { annotations: r.annotations } : {}),
+  };
+}
+
+/** Largest page one request returns; clients follow the Link header for the rest. */
+export const MAX_PAGE = 10_000;
+
+async function paginate(
+  fetch: (page: { limit: number; after?: string }) => Promise<string[]>,
+  limit: number | undefined,
+  last: string | undefined,
+): Promise<ListPage> {
+  const size = Math.min(limit ?? MAX_PAGE, MAX_PAGE);
+  if (size === 0) return { items: [] };
+  const rows = await fetch({ limit: size + 1, ...(last !== undefined ? { after: last } : {}) });
+  if (rows.length > size) {
+    const items = rows.slice(0, size);
+    return { items, next: items[items.length - 1]! };
+  }
+  return { items: rows };
+}

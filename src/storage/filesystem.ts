@@ -1,0 +1,173 @@
+// Blob store on the local filesystem. Committed blobs live at blobs/<alg>/<2 hex>/<hex>,
+// one file per digest however many repositories link it. Uploads are staged in
+// uploads/<id>, fsynced, then renamed into place so no reader ever sees a partial blob.
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { Digest } from '../registry/digest.js';
+import { RegistryError } from '../registry/errors.js';
+import type { BlobStat, BlobStore } from './blob-store.js';
+
+const UPLOAD_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, fsConstants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export class FilesystemBlobStore implements BlobStore {
+  private readonly blobsDir: string;
+  private readonly uploadsDir: string;
+
+  constructor(root: string) {
+    this.blobsDir = join(root, 'blobs');
+    this.uploadsDir = join(root, 'uploads');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.blobsDir, { recursive: true });
+    await mkdir(this.uploadsDir, { recursive: true });
+  }
+
+  private blobPath(digest: Digest): string {
+    return join(this.blobsDir, digest.algorithm, digest.hex.slice(0, 2), digest.hex);
+  }
+
+  private uploadPath(uploadId: string): string {
+    // Ids are made by the registry, but never let one build a path elsewhere.
+    if (!UPLOAD_ID.test(uploadId)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN');
+    return join(this.uploadsDir, uploadId);
+  }
+
+  async stat(digest: Digest): Promise<BlobStat | undefined> {
+    try {
+      const s = await stat(this.blobPath(digest));
+      return { size: s.size };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async read(digest: Digest, range?: { start: number; end: number }): Promise<Readable> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.blobPath(digest), 'r');
+    } catch (err) {
+      if (isNotFound(err)) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest: digest.value });
+      throw err;
+    }
+    return handle.createReadStream({
+      ...(range ? { start: range.start, end: range.end } : {}),
+      highWaterMark: 256 * 1024,
+      autoClose: true,
+    });
+  }
+
+  async delete(digest: Digest): Promise<void> {
+    await rm(this.blobPath(digest), { force: true });
+  }
+
+  async createUpload(uploadId: string): Promise<void> {
+    const handle = await open(this.uploadPath(uploadId), 'wx');
+    await handle.close();
+  }
+
+  async appendUpload(uploadId: string, offset: number, data: Readable, onChunk: (chunk: Buffer) => void): Promise<number> {
+    const path = this.uploadPath(uploadId);
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r+');
+    } catch (err) {
+      if (isNotFound(err)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN');
+      throw err;
+    }
+    let written = 0;
+    try {
+      const { size } = await handle.stat();
+      if (size < offset) throw new RegistryError('BLOB_UPLOAD_INVALID', 'staged upload is shorter than acknowledged');
+      if (size > offset) await handle.truncate(offset);
+      let position = offset;
+      for await (const chunk of data) {
+        const buf = chunk as Buffer;
+        onChunk(buf);
+        let done = 0;
+        while (done < buf.length) {
+          const { bytesWritten } = await handle.write(buf, done, buf.length - done, position);
+          done += bytesWritten;
+          position += bytesWritten;
+        }
+        written += buf.length;
+      }
+      await handle.sync();
+      return written;
+    } catch (err) {
+      // Leave the upload exactly at the acknowledged offset.
+      await handle.truncate(offset).catch(() => undefined);
+      throw err;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async readUpload(uploadId: string, length: number): Promise<Readable> {
+    const handle = await open(this.uploadPath(uploadId), 'r');
+    if (length === 0) {
+      await handle.close();
+      return Readable.from([]);
+    }
+    return handle.createReadStream({ start: 0, end: length - 1, highWaterMark: 256 * 1024, autoClose: true });
+  }
+
+  async uploadSize(uploadId: string): Promise<number | undefined> {
+    try {
+      return (await stat(this.uploadPath(uploadId))).size;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async commitUpload(uploadId: string, length: number, digest: Digest): Promise<void> {
+    const staged = this.uploadPath(uploadId);
+    const target = this.blobPath(digest);
+    const handle = await open(staged, 'r+');
+    try {
+      const { size } = await handle.stat();
+      if (size !== length) {
+        if (size < length) throw new RegistryError('BLOB_UPLOAD_INVALID', 'staged upload is shorter than acknowledged');
+        await handle.truncate(length);
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const dir = join(this.blobsDir, digest.algorithm, digest.hex.slice(0, 2));
+    await mkdir(dir, { recursive: true });
+    await rename(staged, target);
+    await fsyncDirectory(dir);
+  }
+
+  async abortUpload(uploadId: string): Promise<void> {
+    await rm(this.uploadPath(uploadId), { force: true });
+  }
+
+  async listUploads(): Promise<string[]> {
+    const entries = await readdir(this.uploadsDir);
+    return entries.filter((e) => UPLOAD_ID.test(e));
+  }
+
+  async ping(): Promise<void> {
+    await stat(this.blobsDir);
+  }
+}
+
