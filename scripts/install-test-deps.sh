@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install what the tests drive from Debian: real clients (skopeo, podman, buildah, containerd's
+# ctr) and wrk for the benchmark. Quiet when everything is there already.
+set -euo pipefail
+need=()
+command -v skopeo >/dev/null || need+=(skopeo)
+command -v podman >/dev/null || need+=(podman)
+command -v buildah >/dev/null || need+=(buildah)
+command -v ctr >/dev/null || need+=(containerd)
+command -v wrk >/dev/null || need+=(wrk)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-test-deps: missing ${need[*]}; installing needs root (apt-get install ${need[*]})" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+log=${TMPDIR:-/tmp}/registry-apt.log
+opts=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=3 -y -q --no-install-recommends)
+echo "install-test-deps: installing ${need[*]} from Debian (log: $log)" >&2
+if ! apt-get "${opts[@]}" install "${need[@]}" >>"$log" 2>&1; then
+  apt-get -o Acquire::Retries=3 -q update >>"$log" 2>&1
+  apt-get "${opts[@]}" install "${need[@]}" >>"$log" 2>&1 || { tail -n 30 "$log" >&2; exit 1; }
+fi
