@@ -1,17 +1,17 @@
 // Composition root: opens the stores the configuration names, builds the domain services and
 // the HTTP server, and owns start-up recovery and shutdown.
-import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
-import { sqlitePath } from './config/load.js';
-import { FilesystemBlobStore } from './storage/filesystem.js';
-import { openSqliteStore } from './metadata/sqlite.js';
+import { openBlobStore } from './storage/open.js';
+import { openMetadataStore } from './metadata/open.js';
 import type { MetadataStore } from './metadata/store.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { BlobService } from './registry/blobs.js';
 import { ManifestService } from './registry/manifests.js';
 import { buildServer } from './http/server.js';
+
+const ORPHAN_GRACE_MS = 3600_000;
 
 export interface App {
   config: Config;
@@ -28,13 +28,17 @@ export interface App {
 }
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level })): Promise<App> {
-  const blobStore = new FilesystemBlobStore(resolve(config.storage.filesystem.root));
-  await blobStore.init();
-  const metadata = await openSqliteStore(sqlitePath(config));
-  const blobs = new BlobService(blobStore, metadata, { deletesEnabled: config.deletes.enabled });
+  const blobStore = await openBlobStore(config);
+  const metadata = await openMetadataStore(config);
+  const blobs = new BlobService(blobStore, metadata, {
+    deletesEnabled: config.deletes.enabled,
+    ...(config.storage.driver === 's3' && config.storage.s3.redirect ? { redirectExpirySeconds: config.storage.s3.redirectExpirySeconds } : {}),
+  });
   const manifests = new ManifestService(metadata, { deletesEnabled: config.deletes.enabled });
 
-  const recovered = await blobs.recover();
+  // The filesystem store belongs to this process alone; a shared store may hold uploads other
+  // nodes are just starting, so only old orphans are removed there.
+  const recovered = await blobs.recover(config.storage.driver === 'filesystem' ? 0 : ORPHAN_GRACE_MS);
   if (recovered.removedStaged || recovered.removedSessions) logger.info(recovered, 'cleaned up after an unclean stop');
 
   const server = buildServer(

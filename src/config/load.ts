@@ -28,6 +28,17 @@ function setPath(tree: Tree, path: string[], value: unknown): void {
   node[path[path.length - 1]!] = value;
 }
 
+/** Settings without a default, which therefore do not appear in the parsed defaults. */
+const OPTIONAL_SETTINGS: string[][] = [
+  ['metadata', 'sqlite', 'path'],
+  ['metadata', 'postgres', 'url'],
+  ['storage', 's3', 'endpoint'],
+  ['storage', 's3', 'bucket'],
+  ['storage', 's3', 'accessKeyId'],
+  ['storage', 's3', 'secretAccessKey'],
+  ['redis', 'url'],
+];
+
 /** Every setting's path, e.g. ['http', 'port'], read off the defaults. */
 export function settingPaths(tree: Tree = ConfigSchema.parse({}) as unknown as Tree, prefix: string[] = []): string[][] {
   const paths: string[][] = [];
@@ -35,8 +46,7 @@ export function settingPaths(tree: Tree = ConfigSchema.parse({}) as unknown as T
     if (isTree(v)) paths.push(...settingPaths(v, [...prefix, k]));
     else paths.push([...prefix, k]);
   }
-  // Optional settings without a default do not appear in the defaults.
-  if (prefix.length === 0) paths.push(['metadata', 'sqlite', 'path']);
+  if (prefix.length === 0) paths.push(...OPTIONAL_SETTINGS);
   return paths;
 }
 
@@ -71,7 +81,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const fromEnv: Tree = {};
   for (const path of settingPaths()) {
     const value = env[envName(path)];
-    if (value !== undefined) setPath(fromEnv, path, value);
+    // An empty variable (e.g. `REGISTRY_HTTP_PORT=` from an unset template value) counts as unset.
+    if (value !== undefined && value !== '') setPath(fromEnv, path, value);
   }
   tree = merge(merge(tree, fromEnv), options.overrides ?? {});
   const result = ConfigSchema.safeParse(tree);

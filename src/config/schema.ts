@@ -4,10 +4,11 @@ import { z } from 'zod';
 
 const MiB = 1024 * 1024;
 
+// Every section is strict: a misspelt key anywhere is an error, not a silently ignored setting.
 export const ConfigSchema = z
   .object({
     http: z
-      .object({
+      .strictObject({
         host: z.string().min(1).default('0.0.0.0'),
         port: z.coerce.number().int().min(0).max(65535).default(5000),
         /** Longest a request may take to send its headers (slow-client guard). */
@@ -19,37 +20,78 @@ export const ConfigSchema = z
       })
       .prefault({}),
     storage: z
-      .object({
-        driver: z.enum(['filesystem']).default('filesystem'),
-        filesystem: z.object({ root: z.string().min(1).default('./data') }).prefault({}),
+      .strictObject({
+        driver: z.enum(['filesystem', 's3']).default('filesystem'),
+        filesystem: z.strictObject({ root: z.string().min(1).default('./data') }).prefault({}),
+        s3: z
+          .strictObject({
+            endpoint: z.string().url().optional(),
+            region: z.string().min(1).default('us-east-1'),
+            bucket: z.string().min(1).optional(),
+            accessKeyId: z.string().min(1).optional(),
+            secretAccessKey: z.string().min(1).optional(),
+            /** Path-style addressing (http://host/bucket/key); most self-hosted stores need it. */
+            forcePathStyle: z.stringbool().or(z.boolean()).default(true),
+            /** Key prefix, so several registries can share a bucket. */
+            prefix: z.string().default(''),
+            /** Answer blob GETs with a 307 to a pre-signed URL instead of streaming through the node. */
+            redirect: z.stringbool().or(z.boolean()).default(false),
+            redirectExpirySeconds: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(900),
+          })
+          .prefault({}),
       })
       .prefault({}),
     metadata: z
-      .object({
-        driver: z.enum(['sqlite']).default('sqlite'),
+      .strictObject({
+        driver: z.enum(['sqlite', 'postgres']).default('sqlite'),
         /** SQLite file; defaults to registry.db inside the filesystem storage root. */
-        sqlite: z.object({ path: z.string().optional() }).prefault({}),
+        sqlite: z.strictObject({ path: z.string().optional() }).prefault({}),
+        postgres: z
+          .strictObject({
+            /** postgres://user:password@host:port/database */
+            url: z.string().optional(),
+            poolSize: z.coerce.number().int().min(1).max(500).default(10),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    redis: z
+      .strictObject({
+        /** redis://host:port/db; unset runs without Redis (correct, only slower in a cluster). */
+        url: z.string().optional(),
+        /** How long a tag or manifest lookup stays cached. */
+        cacheTtlSeconds: z.coerce.number().int().min(1).default(300),
       })
       .prefault({}),
     uploads: z
-      .object({
+      .strictObject({
         /** Upload sessions untouched this long are dropped. */
         sessionTtlMs: z.coerce.number().int().positive().default(24 * 3600_000),
         purgeIntervalMs: z.coerce.number().int().positive().default(15 * 60_000),
       })
       .prefault({}),
     limits: z
-      .object({
+      .strictObject({
         manifestMaxBytes: z.coerce.number().int().positive().default(4 * MiB),
       })
       .prefault({}),
-    deletes: z.object({ enabled: z.stringbool().or(z.boolean()).default(true) }).prefault({}),
+    deletes: z.strictObject({ enabled: z.stringbool().or(z.boolean()).default(true) }).prefault({}),
     log: z
-      .object({
+      .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.metadata.driver === 'postgres' && !c.metadata.postgres.url) {
+      ctx.addIssue({ code: 'custom', path: ['metadata', 'postgres', 'url'], message: 'required when metadata.driver is postgres' });
+    }
+    if (c.storage.driver === 's3') {
+      for (const key of ['bucket', 'accessKeyId', 'secretAccessKey'] as const) {
+        if (!c.storage.s3[key]) ctx.addIssue({ code: 'custom', path: ['storage', 's3', key], message: 'required when storage.driver is s3' });
+      }
+    }
+  });
 
 export type Config = z.infer<typeof ConfigSchema>;

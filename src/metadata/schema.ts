@@ -51,6 +51,9 @@ export interface UploadsTable {
   id: string;
   repository: string;
   size: Int;
+  /** The request currently writing a chunk, and until when its claim holds. */
+  writer: ColumnType<string | null, string | null | undefined, string | null>;
+  lease_until: ColumnType<number | string | null, number | null | undefined, number | null>;
   created_at: Int;
   updated_at: Int;
 }

@@ -61,7 +61,11 @@ export class SqlMetadataStore implements MetadataStore {
 
   /** Bring the schema to the newest version. */
   async migrate(): Promise<string[]> {
-    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
+    return this.migrateWith(this.db);
+  }
+
+  protected async migrateWith(db: Kysely<Database>): Promise<string[]> {
+    const migrator = new Migrator({ db, provider: migrationProvider(this.dialect) });
     const { error, results } = await migrator.migrateToLatest();
     if (error) throw error instanceof Error ? error : new Error(String(error));
     return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
@@ -158,12 +162,34 @@ export class SqlMetadataStore implements MetadataStore {
     return row ? toUpload(row) : undefined;
   }
 
-  async setUploadSize(id: string, expectedSize: number, size: number): Promise<boolean> {
+  async claimUpload(id: string, expectedSize: number, writer: string, leaseMs: number): Promise<boolean> {
+    const now = Date.now();
     const result = await this.db
       .updateTable('uploads')
-      .set({ size, updated_at: Date.now() })
+      .set({ writer, lease_until: now + leaseMs })
       .where('id', '=', id)
       .where('size', '=', expectedSize)
+      .where((eb) => eb.or([eb('writer', 'is', null), eb('lease_until', '<', now)]))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async renewUploadClaim(id: string, writer: string, leaseMs: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('uploads')
+      .set({ lease_until: Date.now() + leaseMs })
+      .where('id', '=', id)
+      .where('writer', '=', writer)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async releaseUpload(id: string, writer: string, size?: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('uploads')
+      .set({ writer: null, lease_until: null, updated_at: Date.now(), ...(size !== undefined ? { size } : {}) })
+      .where('id', '=', id)
+      .where('writer', '=', writer)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   }

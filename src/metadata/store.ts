@@ -76,8 +76,16 @@ export interface MetadataStore {
 
   createUpload(id: string, repository: string): Promise<UploadSessionRecord>;
   getUpload(repository: string, id: string): Promise<UploadSessionRecord | undefined>;
-  /** Advance an upload only if it is still at `expectedSize`; false when it moved meanwhile. */
-  setUploadSize(id: string, expectedSize: number, size: number): Promise<boolean>;
+  /**
+   * Take the right to write the next chunk: succeeds only when the upload is still at
+   * `expectedSize` and no other writer holds an unexpired claim. Nodes of a cluster use this
+   * so that two requests never write one upload at once.
+   */
+  claimUpload(id: string, expectedSize: number, writer: string, leaseMs: number): Promise<boolean>;
+  /** Extend a claim during a long write; false when the claim was lost. */
+  renewUploadClaim(id: string, writer: string, leaseMs: number): Promise<boolean>;
+  /** End a claim, recording the new size (or none after a failed write); false when the claim was lost. */
+  releaseUpload(id: string, writer: string, size?: number): Promise<boolean>;
   deleteUpload(id: string): Promise<void>;
   /** Every upload id the store knows (to find orphaned staged files). */
   listUploadIds(): Promise<string[]>;

@@ -12,6 +12,8 @@ import { KeyedLock } from './keyed-lock.js';
 import type { ByteRange } from './ranges.js';
 
 const UPLOAD_ID = /^[A-Za-z0-9-]{1,64}$/;
+/** How long a chunk write may hold an upload without renewing its claim. */
+const CLAIM_LEASE_MS = 60_000;
 
 export interface BlobInfo {
   digest: Digest;
@@ -28,6 +30,8 @@ export interface ChunkRequest {
 
 export interface BlobServiceOptions {
   deletesEnabled: boolean;
+  /** When set and the store can, pulls are answered with a redirect valid this long. */
+  redirectExpirySeconds?: number;
 }
 
 /** A running sha256 over an upload's acknowledged bytes, kept between chunks. */
@@ -53,6 +57,13 @@ export class BlobService {
     const link = await this.metadata.getBlobLink(repository, digest.value);
     if (!link) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest: digest.value });
     return { digest, size: link.size };
+  }
+
+  /** Where to send the client instead of streaming, when redirects are configured. */
+  async redirectUrl(blob: BlobInfo): Promise<string | undefined> {
+    const expiry = this.options.redirectExpirySeconds;
+    if (expiry === undefined || !this.blobs.presignedUrl) return undefined;
+    return this.blobs.presignedUrl(blob.digest, expiry);
   }
 
   async open(blob: BlobInfo, range?: ByteRange): Promise<Readable> {
@@ -89,7 +100,7 @@ export class BlobService {
 
   async startUpload(repository: string): Promise<UploadSessionRecord> {
     checkName(repository);
-    const id = randomUUID();
+    const id = newUploadId('');
     await this.blobs.createUpload(id);
     try {
       return await this.metadata.createUpload(id, repository);
@@ -105,7 +116,7 @@ export class BlobService {
     const digest = parseDigest(digestValue);
     // Staged under an id the metadata store never sees: a crash leaves an orphan that the
     // start-up sweep removes.
-    const id = `m-${randomUUID()}`;
+    const id = newUploadId('m');
     await this.blobs.createUpload(id);
     try {
       const hash = createHash(digest.algorithm);
@@ -147,15 +158,19 @@ export class BlobService {
       if (digestValue === undefined) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required');
       const digest = parseDigest(digestValue);
       if (chunk) session = await this.append(session, chunk);
-      const actual = await this.digestOfUpload(session, digest.algorithm);
-      if (actual.value !== digest.value) {
-        throw new RegistryError('DIGEST_INVALID', undefined, { expected: digest.value, actual: actual.value });
-      }
-      await this.commit(session.id, session.size, digest);
-      await this.metadata.linkBlob(repository, digest.value, session.size);
-      await this.metadata.deleteUpload(session.id);
-      this.hashes.delete(session.id);
-      return { digest, size: session.size };
+      const final = session;
+      await this.withClaim(final, async () => {
+        const actual = await this.digestOfUpload(final, digest.algorithm);
+        if (actual.value !== digest.value) {
+          throw new RegistryError('DIGEST_INVALID', undefined, { expected: digest.value, actual: actual.value });
+        }
+        await this.commit(final.id, final.size, digest);
+        await this.metadata.linkBlob(repository, digest.value, final.size);
+        await this.metadata.deleteUpload(final.id);
+        this.hashes.delete(final.id);
+        return final.size;
+      }, { endsSession: true });
+      return { digest, size: final.size };
     });
   }
 
@@ -172,13 +187,15 @@ export class BlobService {
    * Start-up sweep: staged bytes with no session (monolithic pushes cut off by a crash) and
    * sessions with no staged bytes are removed.
    */
-  async recover(): Promise<{ removedStaged: number; removedSessions: number }> {
+  async recover(orphanGraceMs = 0): Promise<{ removedStaged: number; removedSessions: number }> {
     const sessions = new Set(await this.metadata.listUploadIds());
     const staged = await this.blobs.listUploads();
     let removedStaged = 0;
     let removedSessions = 0;
+    const cutoff = Date.now() - orphanGraceMs;
     for (const id of staged) {
-      if (!sessions.has(id)) {
+      // In a cluster another node may be between staging and recording an upload right now.
+      if (!sessions.has(id) && uploadIdTime(id) <= cutoff) {
         await this.blobs.abortUpload(id);
         removedStaged++;
       }
@@ -213,37 +230,71 @@ export class BlobService {
         throw rangeError(session);
       }
     }
-    const running = await this.runningHash(session);
-    let size: number;
-    try {
-      size = await this.blobs.appendUpload(session.id, session.size, chunk.body, (c) => running.hash.update(c));
-    } catch (err) {
-      this.hashes.delete(session.id);
-      throw err;
-    }
-    const declared = chunk.range ? chunk.range.end - chunk.range.start + 1 : chunk.length;
-    if (declared !== undefined && size !== declared) {
-      this.hashes.delete(session.id);
-      throw new RegistryError('SIZE_INVALID', 'chunk length does not match Content-Range or Content-Length');
-    }
-    const newSize = session.size + size;
-    if (size > 0 && !(await this.metadata.setUploadSize(session.id, session.size, newSize))) {
-      // Another node moved this upload meanwhile; our bytes may be stale.
-      this.hashes.delete(session.id);
-      throw new RegistryError('BLOB_UPLOAD_INVALID', 'the upload was modified concurrently');
-    }
-    running.size = newSize;
+    const newSize = await this.withClaim(session, async () => {
+      // Hash while streaming when this process saw every earlier byte; otherwise (restart,
+      // another node took the previous chunk) the digest is computed once at completion.
+      const running = this.continuableHash(session);
+      let size: number;
+      try {
+        size = await this.blobs.appendUpload(session.id, session.size, chunk.body, running ? (c) => running.hash.update(c) : () => undefined);
+      } catch (err) {
+        this.hashes.delete(session.id);
+        throw err;
+      }
+      const declared = chunk.range ? chunk.range.end - chunk.range.start + 1 : chunk.length;
+      if (declared !== undefined && size !== declared) {
+        this.hashes.delete(session.id);
+        throw new RegistryError('SIZE_INVALID', 'chunk length does not match Content-Range or Content-Length');
+      }
+      if (running) running.size = session.size + size;
+      return session.size + size;
+    });
     return { ...session, size: newSize, updatedAt: new Date() };
   }
 
-  /** The sha256 of the bytes acknowledged so far, rebuilt from storage after a restart. */
-  private async runningHash(session: UploadSessionRecord): Promise<RunningHash> {
+  /**
+   * Run `work` holding the upload's write claim in the metadata store, so no other request
+   * (on this node or another) writes the upload meanwhile. `work` returns the new size.
+   */
+  private async withClaim(session: UploadSessionRecord, work: () => Promise<number>, options: { endsSession?: boolean } = {}): Promise<number> {
+    const writer = randomUUID();
+    if (!(await this.metadata.claimUpload(session.id, session.size, writer, CLAIM_LEASE_MS))) {
+      const current = await this.metadata.getUpload(session.repository, session.id);
+      if (!current) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { uuid: session.id });
+      // Either the upload moved on, or another request is writing it: report where it stands.
+      throw rangeError(current);
+    }
+    const renew = setInterval(() => {
+      this.metadata.renewUploadClaim(session.id, writer, CLAIM_LEASE_MS).catch(() => undefined);
+    }, CLAIM_LEASE_MS / 3);
+    renew.unref();
+    let newSize: number;
+    try {
+      newSize = await work();
+    } catch (err) {
+      await this.metadata.releaseUpload(session.id, writer).catch(() => undefined);
+      throw err;
+    } finally {
+      clearInterval(renew);
+    }
+    // A completed upload's session row is gone: there is no claim left to release.
+    if (options.endsSession) return newSize;
+    if (!(await this.metadata.releaseUpload(session.id, writer, newSize))) {
+      this.hashes.delete(session.id);
+      throw new RegistryError('BLOB_UPLOAD_INVALID', 'the upload was modified concurrently');
+    }
+    return newSize;
+  }
+
+  /** The running sha256 when it covers exactly the acknowledged bytes, else undefined. */
+  private continuableHash(session: UploadSessionRecord): RunningHash | undefined {
     const cached = this.hashes.get(session.id);
     if (cached && cached.size === session.size) return cached;
-    const hash = await this.hashStaged(session, 'sha256');
-    const running = { hash, size: session.size };
-    this.hashes.set(session.id, running);
-    return running;
+    this.hashes.delete(session.id);
+    if (session.size !== 0) return undefined;
+    const fresh = { hash: createHash('sha256'), size: 0 };
+    this.hashes.set(session.id, fresh);
+    return fresh;
   }
 
   private async hashStaged(session: UploadSessionRecord, algorithm: Digest['algorithm']): Promise<Hash> {
@@ -254,10 +305,8 @@ export class BlobService {
   }
 
   private async digestOfUpload(session: UploadSessionRecord, algorithm: Digest['algorithm']): Promise<Digest> {
-    if (algorithm === 'sha256') {
-      const running = await this.runningHash(session);
-      return fromHash('sha256', running.hash.copy());
-    }
+    const running = this.hashes.get(session.id);
+    if (algorithm === 'sha256' && running && running.size === session.size) return fromHash('sha256', running.hash.copy());
     return fromHash(algorithm, await this.hashStaged(session, algorithm));
   }
 
@@ -270,6 +319,17 @@ export class BlobService {
     }
     await this.blobs.commitUpload(uploadId, size, digest);
   }
+}
+
+/** Upload ids carry their creation time, so orphans can be told from uploads just starting. */
+function newUploadId(kind: '' | 'm'): string {
+  return `${kind}${Date.now().toString(36)}-${randomUUID()}`;
+}
+
+/** Creation time of an upload id (0 for ids without one, which count as old). */
+export function uploadIdTime(id: string): number {
+  const match = /^m?([0-9a-z]{6,10})-/.exec(id);
+  return match ? parseInt(match[1]!, 36) : 0;
 }
 
 export function uploadRange(session: UploadSessionRecord): string {

@@ -38,6 +38,8 @@ export interface BlobStore {
   abortUpload(uploadId: string): Promise<void>;
   /** Upload ids with staged bytes (for cleaning up orphans at start). */
   listUploads(): Promise<string[]>;
+  /** A time-limited URL the client may fetch the blob from directly (object stores only). */
+  presignedUrl?(digest: Digest, expiresInSeconds: number): Promise<string>;
   /** Check that the backend answers (readiness). */
   ping(): Promise<void>;
 }

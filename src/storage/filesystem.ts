@@ -92,9 +92,11 @@ export class FilesystemBlobStore implements BlobStore {
       throw err;
     }
     let written = 0;
+    let atOffset = false;
     try {
       const { size } = await handle.stat();
       if (size < offset) throw new RegistryError('BLOB_UPLOAD_INVALID', 'staged upload is shorter than acknowledged');
+      atOffset = true;
       if (size > offset) await handle.truncate(offset);
       let position = offset;
       for await (const chunk of data) {
@@ -111,8 +113,8 @@ export class FilesystemBlobStore implements BlobStore {
       await handle.sync();
       return written;
     } catch (err) {
-      // Leave the upload exactly at the acknowledged offset.
-      await handle.truncate(offset).catch(() => undefined);
+      // Leave the upload exactly at the acknowledged offset (but never pad a short one up to it).
+      if (atOffset) await handle.truncate(offset).catch(() => undefined);
       throw err;
     } finally {
       await handle.close();

@@ -5,6 +5,13 @@ import { parseRangeHeader } from '../../registry/ranges.js';
 
 export const getBlob: V2Handler = async (ctx, request, reply, { name, digest }) => {
   const blob = await ctx.blobs.stat(name!, digest!);
+  if (request.method === 'GET') {
+    const redirect = await ctx.blobs.redirectUrl(blob);
+    if (redirect) {
+      reply.code(307).header('Location', redirect).header('Docker-Content-Digest', blob.digest.value).header('Content-Length', 0).send();
+      return;
+    }
+  }
   reply
     .header('Docker-Content-Digest', blob.digest.value)
     .header('Content-Type', 'application/octet-stream')

@@ -73,6 +73,13 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
         await db.schema.createIndex('uploads_updated').on('uploads').column('updated_at').execute();
       },
     },
+    // Upload chunks may arrive at different nodes: a claim keeps two writers apart.
+    '0002_upload_claims': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('uploads').addColumn('writer', 'varchar(64)').execute();
+        await db.schema.alterTable('uploads').addColumn('lease_until', 'bigint').execute();
+      },
+    },
   };
 }
 

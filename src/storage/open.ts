@@ -1,0 +1,24 @@
+// Opens the blob store the configuration names.
+import { resolve } from 'node:path';
+import type { Config } from '../config/schema.js';
+import type { BlobStore } from './blob-store.js';
+import { FilesystemBlobStore } from './filesystem.js';
+import { S3BlobStore } from './s3.js';
+
+export async function openBlobStore(config: Config): Promise<BlobStore> {
+  if (config.storage.driver === 's3') {
+    const s3 = config.storage.s3;
+    return new S3BlobStore({
+      region: s3.region,
+      bucket: s3.bucket!,
+      accessKeyId: s3.accessKeyId!,
+      secretAccessKey: s3.secretAccessKey!,
+      forcePathStyle: s3.forcePathStyle,
+      prefix: s3.prefix,
+      ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+    });
+  }
+  const store = new FilesystemBlobStore(resolve(config.storage.filesystem.root));
+  await store.init();
+  return store;
+}
