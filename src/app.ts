@@ -29,7 +29,7 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level })): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const metadata = await openMetadataStore(config);
+  const metadata = await openMetadataStore(config, logger);
   const blobs = new BlobService(blobStore, metadata, {
     deletesEnabled: config.deletes.enabled,
     ...(config.storage.driver === 's3' && config.storage.s3.redirect ? { redirectExpirySeconds: config.storage.s3.redirectExpirySeconds } : {}),

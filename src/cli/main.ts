@@ -2,10 +2,12 @@
 // The `registry` command line: one subcommand per file in this folder.
 import { Command } from 'commander';
 import { serveCommand } from './serve.js';
+import { migrateCommand } from './migrate.js';
 import { ConfigError } from '../config/load.js';
 
 const program = new Command('registry').description('OCI Distribution v1.1 container registry').showHelpAfterError();
 program.addCommand(serveCommand());
+program.addCommand(migrateCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

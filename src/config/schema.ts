@@ -60,7 +60,7 @@ export const ConfigSchema = z
         /** redis://host:port/db; unset runs without Redis (correct, only slower in a cluster). */
         url: z.string().optional(),
         /** How long a tag or manifest lookup stays cached. */
-        cacheTtlSeconds: z.coerce.number().int().min(1).default(300),
+        cacheTtlSeconds: z.coerce.number().int().min(1).default(60),
       })
       .prefault({}),
     uploads: z

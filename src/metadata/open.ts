@@ -4,10 +4,21 @@ import { sqlitePath } from '../config/load.js';
 import { openPostgresStore } from './postgres.js';
 import { openSqliteStore } from './sqlite.js';
 import type { SqlMetadataStore } from './sql-store.js';
+import type { MetadataStore } from './store.js';
+import { CachedMetadataStore } from './cached.js';
+import { RedisCache } from '../cache/cache.js';
+import type { Logger } from 'pino';
 
-export async function openMetadataStore(config: Config): Promise<SqlMetadataStore> {
+export async function openSqlStore(config: Config, options: { migrate?: boolean } = {}): Promise<SqlMetadataStore> {
   if (config.metadata.driver === 'postgres') {
-    return openPostgresStore({ url: config.metadata.postgres.url!, poolSize: config.metadata.postgres.poolSize });
+    return openPostgresStore({ url: config.metadata.postgres.url!, poolSize: config.metadata.postgres.poolSize, migrate: options.migrate !== false });
   }
-  return openSqliteStore(sqlitePath(config));
+  return openSqliteStore(sqlitePath(config), options.migrate !== false);
+}
+
+/** The metadata store, behind the Redis cache when one is configured. */
+export async function openMetadataStore(config: Config, logger: Logger): Promise<MetadataStore> {
+  const store = await openSqlStore(config);
+  if (!config.redis.url) return store;
+  return new CachedMetadataStore(store, new RedisCache(config.redis.url, logger), config.redis.cacheTtlSeconds);
 }

@@ -7,7 +7,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from './schema.js';
 import { SqlMetadataStore } from './sql-store.js';
 
-export async function openSqliteStore(path: string): Promise<SqlMetadataStore> {
+export async function openSqliteStore(path: string, migrate = true): Promise<SqlMetadataStore> {
   mkdirSync(dirname(path), { recursive: true });
   const connection = new BetterSqlite3(path);
   connection.pragma('journal_mode = WAL');
@@ -16,6 +16,6 @@ export async function openSqliteStore(path: string): Promise<SqlMetadataStore> {
   connection.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
   const store = new SqlMetadataStore(db, 'sqlite');
-  await store.migrate();
+  if (migrate) await store.migrate();
   return store;
 }
