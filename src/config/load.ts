@@ -11,7 +11,8 @@ function isTree(value: unknown): value is Tree {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function merge(base: Tree, over: Tree): Tree {
+/** Deep-merge two setting trees; `over` wins. */
+export function merge(base: Tree, over: Tree): Tree {
   const out: Tree = { ...base };
   for (const [k, v] of Object.entries(over)) {
     out[k] = isTree(v) && isTree(out[k]) ? merge(out[k] as Tree, v) : v;

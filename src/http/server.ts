@@ -1,7 +1,7 @@
 // HTTP bootstrap: Fastify with bodies left as streams (blobs are never buffered), one JSON
 // log line per request with its id, the spec's error bodies, and the health endpoints.
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { errorHandler, sendError } from './errors.js';
 import { registerV2Routes } from './v2/routes.js';
@@ -19,7 +19,8 @@ export interface ServerOptions {
 export function buildServer(ctx: V2Context, options: ServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // One log line per request, written by the onResponse hook below.
+    logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
@@ -43,7 +44,15 @@ export function buildServer(ctx: V2Context, options: ServerOptions): FastifyInst
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
   });
+  // Node closes idle keep-alive connections once, as the server starts closing; a connection
+  // whose response was still being sent then would be held open until the grace period ends.
+  // Close each such connection as soon as its response is done.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onResponse', async (request, reply) => {
+    if (closing) setImmediate(() => app.server.closeIdleConnections());
     request.log.info(
       {
         method: request.method,

@@ -152,6 +152,9 @@ export class CachedMetadataStore implements MetadataStore {
   releaseUpload(id: string, writer: string, size?: number): Promise<boolean> {
     return this.inner.releaseUpload(id, writer, size);
   }
+  releaseAllUploadClaims(): Promise<number> {
+    return this.inner.releaseAllUploadClaims();
+  }
   deleteUpload(id: string): Promise<void> {
     return this.inner.deleteUpload(id);
   }

@@ -194,6 +194,11 @@ export class SqlMetadataStore implements MetadataStore {
     return Number(result.numUpdatedRows) === 1;
   }
 
+  async releaseAllUploadClaims(): Promise<number> {
+    const result = await this.db.updateTable('uploads').set({ writer: null, lease_until: null }).where('writer', 'is not', null).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   async deleteUpload(id: string): Promise<void> {
     await this.db.deleteFrom('uploads').where('id', '=', id).execute();
   }

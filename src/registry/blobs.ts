@@ -185,9 +185,12 @@ export class BlobService {
 
   /**
    * Start-up sweep: staged bytes with no session (monolithic pushes cut off by a crash) and
-   * sessions with no staged bytes are removed.
+   * sessions with no staged bytes are removed. With no grace (the uploads belong to this
+   * process alone), write claims left by requests a crash cut off are released, so their
+   * sessions go on from the acknowledged offset at once instead of after the lease.
    */
   async recover(orphanGraceMs = 0): Promise<{ removedStaged: number; removedSessions: number }> {
+    if (orphanGraceMs === 0) await this.metadata.releaseAllUploadClaims();
     const sessions = new Set(await this.metadata.listUploadIds());
     const staged = await this.blobs.listUploads();
     let removedStaged = 0;

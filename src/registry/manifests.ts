@@ -83,7 +83,9 @@ export class ManifestService {
     const missingChildren = children.length ? await this.metadata.missingManifests(repository, children) : [];
     const errors = [
       ...missingBlobs.map((digest) => new RegistryError('MANIFEST_BLOB_UNKNOWN', 'manifest references a blob unknown to the repository', { digest })),
-      ...missingChildren.map((digest) => new RegistryError('MANIFEST_UNKNOWN', 'index references a manifest unknown to the repository', { digest }, { status: 400 })),
+      // The spec answers a missing child manifest with MANIFEST_BLOB_UNKNOWN too ("manifest
+      // references a manifest or blob unknown to registry").
+      ...missingChildren.map((digest) => new RegistryError('MANIFEST_BLOB_UNKNOWN', 'index references a manifest unknown to the repository', { digest })),
     ];
     if (errors.length) throw new RegistryErrors(errors);
   }
@@ -127,7 +129,8 @@ export class ManifestService {
   async referrers(repository: string, subject: string, artifactType: string | undefined): Promise<ReferrersIndex> {
     checkName(repository);
     const digest = parseDigest(subject).value;
-    if (!(await this.metadata.repositoryExists(repository))) throw new RegistryError('NAME_UNKNOWN', undefined, { name: repository });
+    // No 404 here, even for an unknown repository: a client reads a 404 as "no referrers API"
+    // and falls back to the tag schema. An unknown repository simply has no referrers.
     const rows = await this.metadata.listReferrers(repository, digest, artifactType);
     return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: rows.map(toDescriptor) };
   }

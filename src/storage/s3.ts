@@ -52,6 +52,11 @@ interface Chunk {
   size: number;
 }
 
+/** A chunk as part of the acknowledged bytes: only its first `use` bytes count. */
+interface UsedChunk extends Chunk {
+  use: number;
+}
+
 function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
   return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
@@ -117,8 +122,9 @@ export class S3BlobStore implements BlobStore {
   }
 
   async createUpload(uploadId: string): Promise<void> {
+    if ((await this.listUpload(uploadId)).exists) throw new Error(`upload ${uploadId} exists already`);
     // A marker object, so an upload with no bytes yet still exists for other nodes.
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.uploadPrefix(uploadId) + MARKER, Body: '' }));
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.uploadPrefix(uploadId) + MARKER, Body: Buffer.alloc(0), ContentLength: 0 }));
   }
 
   /** The upload's objects: whether its marker exists, and its chunks in offset order. */
@@ -143,19 +149,27 @@ export class S3BlobStore implements BlobStore {
     return { exists, chunks };
   }
 
-  /** Chunks that make up exactly the first `length` bytes; anything else is stale. */
-  private contiguous(chunks: Chunk[], length: number): { keep: Chunk[]; stale: Chunk[] } {
-    const keep: Chunk[] = [];
+  /**
+   * Chunks that make up exactly the first `length` bytes (the last one possibly only in part:
+   * a write that went past what was acknowledged); anything else is stale.
+   */
+  private contiguous(chunks: Chunk[], length: number): { keep: UsedChunk[]; stale: Chunk[] } {
+    const keep: UsedChunk[] = [];
     const stale: Chunk[] = [];
     let next = 0;
     for (const c of chunks) {
-      if (c.start === next && c.start + c.size <= length && c.size > 0) {
-        keep.push(c);
-        next += c.size;
+      if (c.start === next && next < length && c.size > 0) {
+        const use = Math.min(c.size, length - next);
+        keep.push({ ...c, use });
+        next += use;
       } else stale.push(c);
     }
     if (next !== length) throw new RegistryError('BLOB_UPLOAD_INVALID', 'staged upload is shorter than acknowledged');
     return { keep, stale };
+  }
+
+  private rangeOf(c: UsedChunk): string | undefined {
+    return c.use < c.size ? `bytes=0-${c.use - 1}` : undefined;
   }
 
   private async deleteKeys(keys: string[]): Promise<void> {
@@ -169,11 +183,16 @@ export class S3BlobStore implements BlobStore {
   async appendUpload(uploadId: string, offset: number, data: Readable, onChunk: (chunk: Buffer) => void): Promise<number> {
     const { exists, chunks } = await this.listUpload(uploadId);
     if (!exists) throw new RegistryError('BLOB_UPLOAD_UNKNOWN');
-    const { stale } = this.contiguous(
+    const { keep, stale } = this.contiguous(
       chunks.filter((c) => c.start < offset),
       offset,
     );
     await this.deleteKeys([...stale, ...chunks.filter((c) => c.start >= offset)].map((c) => c.key));
+    const last = keep[keep.length - 1];
+    if (last && last.use < last.size) {
+      // Cut the chunk back to what was acknowledged (rare: a write outran its acknowledgement).
+      await this.streamInto(last.key, [last]);
+    }
 
     let written = 0;
     const body = new PassThrough({ highWaterMark: MiB });
@@ -212,11 +231,24 @@ export class S3BlobStore implements BlobStore {
     return Readable.from(this.concat(keep));
   }
 
-  private async *concat(chunks: Chunk[]): AsyncGenerator<Buffer> {
+  private async *concat(chunks: UsedChunk[]): AsyncGenerator<Buffer> {
     for (const c of chunks) {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: c.key }));
+      const range = this.rangeOf(c);
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: c.key, ...(range ? { Range: range } : {}) }));
       for await (const piece of out.Body as Readable) yield piece as Buffer;
     }
+  }
+
+  /** Write the used bytes of `chunks` as one object, streaming them through this process. */
+  private async streamInto(key: string, chunks: UsedChunk[]): Promise<void> {
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: key, Body: Readable.from(this.concat(chunks)) },
+      partSize: this.partSize,
+      queueSize: 1,
+      leavePartsOnError: false,
+    });
+    await upload.done();
   }
 
   async uploadSize(uploadId: string): Promise<number | undefined> {
@@ -233,20 +265,13 @@ export class S3BlobStore implements BlobStore {
     const { keep } = this.contiguous(chunks.filter((c) => c.start < length), length);
     const target = this.blobKey(digest);
     if (keep.length === 0) {
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: target, Body: '' }));
-    } else if (keep.length === 1 && keep[0]!.size <= MAX_COPY) {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: target, Body: Buffer.alloc(0), ContentLength: 0 }));
+    } else if (keep.length === 1 && keep[0]!.use === keep[0]!.size && keep[0]!.size <= MAX_COPY) {
       await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: target, CopySource: this.copySource(keep[0]!.key) }));
-    } else if (keep.every((c, i) => c.size <= MAX_COPY && (i === keep.length - 1 || c.size >= MIN_PART)) && keep.length <= 10_000) {
+    } else if (keep.every((c, i) => c.use <= MAX_COPY && (i === keep.length - 1 || c.use >= MIN_PART)) && keep.length <= 10_000) {
       await this.multipartCopy(target, keep);
     } else {
-      const upload = new Upload({
-        client: this.client,
-        params: { Bucket: this.bucket, Key: target, Body: Readable.from(this.concat(keep)) },
-        partSize: this.partSize,
-        queueSize: 1,
-        leavePartsOnError: false,
-      });
-      await upload.done();
+      await this.streamInto(target, keep);
     }
     await this.abortUpload(uploadId);
   }
@@ -255,14 +280,21 @@ export class S3BlobStore implements BlobStore {
     return `${this.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
   }
 
-  private async multipartCopy(target: string, chunks: Chunk[]): Promise<void> {
+  private async multipartCopy(target: string, chunks: UsedChunk[]): Promise<void> {
     const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: target }));
     const uploadId = created.UploadId!;
     try {
       const parts: { ETag: string; PartNumber: number }[] = [];
       for (const [i, c] of chunks.entries()) {
         const out = await this.client.send(
-          new UploadPartCopyCommand({ Bucket: this.bucket, Key: target, UploadId: uploadId, PartNumber: i + 1, CopySource: this.copySource(c.key) }),
+          new UploadPartCopyCommand({
+            Bucket: this.bucket,
+            Key: target,
+            UploadId: uploadId,
+            PartNumber: i + 1,
+            CopySource: this.copySource(c.key),
+            ...(c.use < c.size ? { CopySourceRange: `bytes=0-${c.use - 1}` } : {}),
+          }),
         );
         parts.push({ ETag: out.CopyPartResult!.ETag!, PartNumber: i + 1 });
       }

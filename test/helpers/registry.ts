@@ -7,7 +7,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { createApp, type App } from '../../src/app.js';
-import { loadConfig } from '../../src/config/load.js';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { envName, loadConfig, merge } from '../../src/config/load.js';
 
 /** The compiled CLI entry point (tests run from dist/test). */
 export const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
@@ -25,12 +27,78 @@ export async function makeTempDir(prefix = 'registry-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
 
+/**
+ * The backends tests run on. By default the embedded ones (filesystem + SQLite). With
+ * TEST_BACKEND=scaleout (set by scripts/test.sh for its second pass) every registry gets its
+ * own PostgreSQL database and S3 key prefix, plus Redis, from the servers the scripts started.
+ */
+export function scaleOut(): boolean {
+  return process.env['TEST_BACKEND'] === 'scaleout';
+}
+
+const backendNames = new Map<string, string>();
+
+/** One database and prefix per data dir, so a restarted registry finds its own data again. */
+async function backendSettings(dataDir: string, forceScaleOut = false): Promise<Record<string, unknown>> {
+  if (!scaleOut() && !forceScaleOut) return {};
+  const env = process.env;
+  for (const name of ['TEST_POSTGRES_URL', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) {
+    if (!env[name]) throw new Error(`the scale-out backends need ${name} (scripts/test.sh starts the servers and sets it)`);
+  }
+  let name = backendNames.get(dataDir);
+  if (!name) {
+    name = `t_${randomBytes(6).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: env['TEST_POSTGRES_URL'] });
+    await admin.connect();
+    try {
+      await admin.query(`create database ${name}`);
+    } finally {
+      await admin.end();
+    }
+    backendNames.set(dataDir, name);
+  }
+  const url = new URL(env['TEST_POSTGRES_URL']!);
+  url.pathname = `/${name}`;
+  return {
+    metadata: { driver: 'postgres', postgres: { url: url.toString(), poolSize: 5 } },
+    storage: {
+      driver: 's3',
+      s3: {
+        endpoint: env['S3_ENDPOINT'],
+        region: env['S3_REGION'] ?? 'us-east-1',
+        bucket: env['S3_BUCKET'],
+        accessKeyId: env['S3_ACCESS_KEY_ID'],
+        secretAccessKey: env['S3_SECRET_ACCESS_KEY'],
+        prefix: `${name}/`,
+      },
+    },
+    ...(env['TEST_REDIS_URL'] ? { redis: { url: env['TEST_REDIS_URL'] } } : {}),
+  };
+}
+
+/** The same settings as REGISTRY_* environment variables, for registries run as child processes. */
+export async function backendEnv(dataDir: string, forceScaleOut = false): Promise<Record<string, string>> {
+  const env: Record<string, string> = {};
+  const walk = (tree: Record<string, unknown>, path: string[]) => {
+    for (const [k, v] of Object.entries(tree)) {
+      if (typeof v === 'object' && v !== null) walk(v as Record<string, unknown>, [...path, k]);
+      else if (v !== undefined) env[envName([...path, k])] = String(v);
+    }
+  };
+  walk(await backendSettings(dataDir, forceScaleOut), []);
+  return env;
+}
+
 /** Start a registry in this process. `settings` is a partial config tree (e.g. { deletes: { enabled: false } }). */
 export async function startRegistry(settings: Record<string, unknown> = {}, dataDir?: string): Promise<TestRegistry> {
   const dir = dataDir ?? (await makeTempDir());
+  const backend = await backendSettings(dir);
   const config = loadConfig({
     env: {},
-    overrides: { ...settings, http: { host: '127.0.0.1', port: 0, ...(settings['http'] as object | undefined) }, storage: { filesystem: { root: dir } } },
+    overrides: merge(merge(backend, { storage: { filesystem: { root: dir } } }), {
+      ...settings,
+      http: { host: '127.0.0.1', port: 0, ...(settings['http'] as object | undefined) },
+    }),
   });
   const app = await createApp(config, pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }));
   const { port } = await app.listen();
@@ -57,9 +125,10 @@ export interface RegistryProcess {
 }
 
 /** Start `registry serve` as a child process on `port` (0 = pick a free one) with data in `dataDir`. */
-export async function spawnRegistry(dataDir: string, port = 0, extraEnv: Record<string, string> = {}): Promise<RegistryProcess> {
+export async function spawnRegistry(dataDir: string, port = 0, extraEnv: Record<string, string> = {}, forceScaleOut = false): Promise<RegistryProcess> {
+  const backend = await backendEnv(dataDir, forceScaleOut);
   const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir], {
-    env: { ...process.env, REGISTRY_LOG_LEVEL: 'info', ...extraEnv },
+    env: { ...process.env, REGISTRY_LOG_LEVEL: 'info', ...backend, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));

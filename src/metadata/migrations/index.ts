@@ -6,35 +6,38 @@ export type SqlDialect = 'sqlite' | 'postgres';
 
 function migrations(dialect: SqlDialect): Record<string, Migration> {
   const bytes = dialect === 'postgres' ? sql`bytea` : sql`blob`;
+  // Listings are ordered by code point (what SQLite does by default); PostgreSQL needs the C
+  // collation for that, whatever the database's locale.
+  const text = (n: number) => (dialect === 'postgres' ? sql.raw(`varchar(${n}) collate "C"`) : sql.raw(`varchar(${n})`));
   return {
     '0001_initial': {
       async up(db: Kysely<unknown>) {
         await db.schema
           .createTable('repositories')
-          .addColumn('name', 'varchar(255)', (c) => c.primaryKey())
+          .addColumn('name', text(255), (c) => c.primaryKey())
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .execute();
         await db.schema
           .createTable('blobs')
-          .addColumn('digest', 'varchar(200)', (c) => c.primaryKey())
+          .addColumn('digest', text(200), (c) => c.primaryKey())
           .addColumn('size', 'bigint', (c) => c.notNull())
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .execute();
         await db.schema
           .createTable('repository_blobs')
-          .addColumn('repository', 'varchar(255)', (c) => c.notNull().references('repositories.name').onDelete('cascade'))
-          .addColumn('digest', 'varchar(200)', (c) => c.notNull().references('blobs.digest'))
+          .addColumn('repository', text(255), (c) => c.notNull().references('repositories.name').onDelete('cascade'))
+          .addColumn('digest', text(200), (c) => c.notNull().references('blobs.digest'))
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .addPrimaryKeyConstraint('repository_blobs_pk', ['repository', 'digest'])
           .execute();
         await db.schema.createIndex('repository_blobs_digest').on('repository_blobs').column('digest').execute();
         await db.schema
           .createTable('manifests')
-          .addColumn('repository', 'varchar(255)', (c) => c.notNull().references('repositories.name').onDelete('cascade'))
-          .addColumn('digest', 'varchar(200)', (c) => c.notNull())
-          .addColumn('media_type', 'varchar(255)', (c) => c.notNull())
-          .addColumn('artifact_type', 'varchar(255)')
-          .addColumn('subject_digest', 'varchar(200)')
+          .addColumn('repository', text(255), (c) => c.notNull().references('repositories.name').onDelete('cascade'))
+          .addColumn('digest', text(200), (c) => c.notNull())
+          .addColumn('media_type', text(255), (c) => c.notNull())
+          .addColumn('artifact_type', text(255))
+          .addColumn('subject_digest', text(200))
           .addColumn('annotations', 'text')
           .addColumn('size', 'bigint', (c) => c.notNull())
           .addColumn('content', bytes, (c) => c.notNull())
@@ -44,19 +47,19 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
         await db.schema.createIndex('manifests_subject').on('manifests').columns(['repository', 'subject_digest']).execute();
         await db.schema
           .createTable('manifest_references')
-          .addColumn('repository', 'varchar(255)', (c) => c.notNull())
-          .addColumn('manifest_digest', 'varchar(200)', (c) => c.notNull())
-          .addColumn('child_digest', 'varchar(200)', (c) => c.notNull())
-          .addColumn('kind', 'varchar(16)', (c) => c.notNull())
+          .addColumn('repository', text(255), (c) => c.notNull())
+          .addColumn('manifest_digest', text(200), (c) => c.notNull())
+          .addColumn('child_digest', text(200), (c) => c.notNull())
+          .addColumn('kind', text(16), (c) => c.notNull())
           .addPrimaryKeyConstraint('manifest_references_pk', ['repository', 'manifest_digest', 'child_digest', 'kind'])
           .addForeignKeyConstraint('manifest_references_manifest', ['repository', 'manifest_digest'], 'manifests', ['repository', 'digest'], (c) => c.onDelete('cascade'))
           .execute();
         await db.schema.createIndex('manifest_references_child').on('manifest_references').columns(['child_digest']).execute();
         await db.schema
           .createTable('tags')
-          .addColumn('repository', 'varchar(255)', (c) => c.notNull())
-          .addColumn('name', 'varchar(128)', (c) => c.notNull())
-          .addColumn('manifest_digest', 'varchar(200)', (c) => c.notNull())
+          .addColumn('repository', text(255), (c) => c.notNull())
+          .addColumn('name', text(128), (c) => c.notNull())
+          .addColumn('manifest_digest', text(200), (c) => c.notNull())
           .addColumn('updated_at', 'bigint', (c) => c.notNull())
           .addPrimaryKeyConstraint('tags_pk', ['repository', 'name'])
           .addForeignKeyConstraint('tags_manifest', ['repository', 'manifest_digest'], 'manifests', ['repository', 'digest'], (c) => c.onDelete('cascade'))
@@ -64,8 +67,8 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
         await db.schema.createIndex('tags_manifest').on('tags').columns(['repository', 'manifest_digest']).execute();
         await db.schema
           .createTable('uploads')
-          .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
-          .addColumn('repository', 'varchar(255)', (c) => c.notNull().references('repositories.name').onDelete('cascade'))
+          .addColumn('id', text(64), (c) => c.primaryKey())
+          .addColumn('repository', text(255), (c) => c.notNull().references('repositories.name').onDelete('cascade'))
           .addColumn('size', 'bigint', (c) => c.notNull())
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .addColumn('updated_at', 'bigint', (c) => c.notNull())
@@ -76,7 +79,7 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
     // Upload chunks may arrive at different nodes: a claim keeps two writers apart.
     '0002_upload_claims': {
       async up(db: Kysely<unknown>) {
-        await db.schema.alterTable('uploads').addColumn('writer', 'varchar(64)').execute();
+        await db.schema.alterTable('uploads').addColumn('writer', text(64)).execute();
         await db.schema.alterTable('uploads').addColumn('lease_until', 'bigint').execute();
       },
     },

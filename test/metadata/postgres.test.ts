@@ -1,0 +1,50 @@
+// The PostgreSQL driver against the MetadataStore contract (a real server started by
+// scripts/test.sh, a fresh database per test), plus several nodes migrating at once.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openPostgresStore } from '../../src/metadata/postgres.js';
+import type { SqlMetadataStore } from '../../src/metadata/sql-store.js';
+import { metadataStoreContract } from './metadata-contract.js';
+import { freshPostgresDatabase } from '../helpers/services.js';
+
+metadataStoreContract('postgres', async () => {
+  const db = await freshPostgresDatabase();
+  const opened: SqlMetadataStore[] = [await openPostgresStore({ url: db.url, poolSize: 4 })];
+  return {
+    store: opened[0]!,
+    async reopen() {
+      const s = await openPostgresStore({ url: db.url, poolSize: 4 });
+      opened.push(s);
+      return s;
+    },
+    async cleanup() {
+      for (const s of opened) await s.close();
+      await db.drop();
+    },
+  };
+});
+
+describe('PostgreSQL driver specifics', () => {
+  test('eight nodes starting at once migrate exactly once and all work', async () => {
+    const db = await freshPostgresDatabase();
+    const stores = await Promise.all(Array.from({ length: 8 }, () => openPostgresStore({ url: db.url, poolSize: 2, migrate: false })));
+    try {
+      const applied = await Promise.all(stores.map((s) => s.migrate()));
+      const all = applied.flat();
+      assert.deepEqual([...all].sort(), ['0001_initial', '0002_upload_claims'], 'each migration applied by exactly one node');
+      await stores[3]!.linkBlob('a/b', 'sha256:' + 'a'.repeat(64), 5);
+      assert.deepEqual(await stores[6]!.getBlobLink('a/b', 'sha256:' + 'a'.repeat(64)), { digest: 'sha256:' + 'a'.repeat(64), size: 5 });
+    } finally {
+      for (const s of stores) await s.close();
+      await db.drop();
+    }
+  });
+
+  test('a stopped server is an error, not a hang', async () => {
+    const url = new URL(process.env['TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:1/x');
+    url.port = '1'; // nothing listens there
+    const started = Date.now();
+    await assert.rejects(openPostgresStore({ url: url.toString(), poolSize: 1 }));
+    assert.ok(Date.now() - started < 10_000, 'fails within the connect timeout');
+  });
+});
