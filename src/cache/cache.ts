@@ -76,10 +76,23 @@ export class RedisCache implements Cache {
 
   /** Fixed-window counter shared by every node: the count of hits in the current window. */
   async hit(key: string, windowMs: number): Promise<number> {
+    await this.connected();
     const k = `${this.prefix}count:${key}:${Math.floor(Date.now() / windowMs)}`;
     const [[incrErr, count], [expErr]] = (await this.redis.multi().incr(k).pexpire(k, windowMs).exec()) as [[Error | null, number], [Error | null, unknown]];
     if (incrErr || expErr) throw incrErr ?? expErr;
     return count;
+  }
+
+  /** Wait (briefly) for the connection: counters must count, not fall through. */
+  private async connected(timeoutMs = 2_000): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('redis is not reachable')), timeoutMs);
+      this.redis.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   async close(): Promise<void> {

@@ -31,6 +31,9 @@ export function buildServer(ctx: V2Context, options: ServerOptions): FastifyInst
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
     },
     routerOptions: { maxParamLength: 2048, ignoreDuplicateSlashes: false },
+    // Errors Fastify raises before routing (a malformed URL, an over-long path) get the
+    // spec's error body too, not Fastify's own.
+    frameworkErrors: (err, request, reply) => errorHandler(err, request, reply),
   });
   app.server.headersTimeout = options.headersTimeoutMs;
 

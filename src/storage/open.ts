@@ -3,10 +3,11 @@ import { resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { BlobStore } from './blob-store.js';
 import { FilesystemBlobStore } from './filesystem.js';
-import { S3BlobStore } from './s3.js';
 
 export async function openBlobStore(config: Config): Promise<BlobStore> {
   if (config.storage.driver === 's3') {
+    // Loaded only when configured: the AWS SDK costs memory and start-up time otherwise.
+    const { S3BlobStore } = await import('./s3.js');
     const s3 = config.storage.s3;
     return new S3BlobStore({
       region: s3.region,

@@ -42,7 +42,8 @@ export const referrers: V2Handler = async (ctx, request, reply, { name, digest }
   const artifactType = queryValue(request, 'artifactType');
   const index = await ctx.manifests.referrers(name!, digest!, artifactType || undefined);
   if (artifactType) reply.header('OCI-Filters-Applied', 'artifactType');
-  reply.code(200).header('Content-Type', index.mediaType).send(JSON.stringify(index));
+  // A Buffer, so Fastify adds no `; charset=` to the media type: clients compare it exactly.
+  reply.code(200).header('Content-Type', index.mediaType).send(Buffer.from(JSON.stringify(index)));
 };
 
 export const base: V2Handler = async (_ctx, _request, reply) => {
