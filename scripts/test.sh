@@ -22,7 +22,7 @@ set +a
 
 # Each test file runs in its own process; two at a time on a 2-core machine.
 run_tests() {
-  node --test --test-concurrency=2 --test-timeout=600000 --test-reporter=spec "$@"
+  node --test --test-concurrency=2 --test-timeout=300000 --test-force-exit --test-reporter=spec "$@"
 }
 
 echo "== every test, embedded backends (filesystem + SQLite) =="

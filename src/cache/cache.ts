@@ -83,16 +83,19 @@ export class RedisCache implements Cache {
     return count;
   }
 
+  private ready: Promise<void> | undefined;
+
   /** Wait (briefly) for the connection: counters must count, not fall through. */
   private async connected(timeoutMs = 2_000): Promise<void> {
     if (this.redis.status === 'ready') return;
-    await new Promise<void>((resolve, reject) => {
+    this.ready ??= new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('redis is not reachable')), timeoutMs);
       this.redis.once('ready', () => {
         clearTimeout(timer);
         resolve();
       });
-    });
+    }).finally(() => (this.ready = undefined));
+    await this.ready;
   }
 
   async close(): Promise<void> {

@@ -135,17 +135,18 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   async missingBlobs(repository: string, digests: string[]): Promise<string[]> {
+    return this.missingIn('repository_blobs', repository, digests);
+  }
+
+  /** Of `digests`, those with no row in `table` for the repository. */
+  private async missingIn(table: 'repository_blobs' | 'manifests', repository: string, digests: string[]): Promise<string[]> {
+    const unique = [...new Set(digests)];
     const present = new Set<string>();
-    for (const part of chunks([...new Set(digests)], IN_CHUNK)) {
-      const rows = await this.db
-        .selectFrom('repository_blobs')
-        .select('digest')
-        .where('repository', '=', repository)
-        .where('digest', 'in', part)
-        .execute();
+    for (const part of chunks(unique, IN_CHUNK)) {
+      const rows = await this.db.selectFrom(table).select('digest').where('repository', '=', repository).where('digest', 'in', part).execute();
       for (const r of rows) present.add(r.digest);
     }
-    return [...new Set(digests)].filter((d) => !present.has(d));
+    return unique.filter((d) => !present.has(d));
   }
 
   async createUpload(id: string, repository: string): Promise<UploadSessionRecord> {
@@ -271,17 +272,7 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   async missingManifests(repository: string, digests: string[]): Promise<string[]> {
-    const present = new Set<string>();
-    for (const part of chunks([...new Set(digests)], IN_CHUNK)) {
-      const rows = await this.db
-        .selectFrom('manifests')
-        .select('digest')
-        .where('repository', '=', repository)
-        .where('digest', 'in', part)
-        .execute();
-      for (const r of rows) present.add(r.digest);
-    }
-    return [...new Set(digests)].filter((d) => !present.has(d));
+    return this.missingIn('manifests', repository, digests);
   }
 
   async deleteManifest(repository: string, digest: string): Promise<boolean> {

@@ -135,14 +135,18 @@ export async function spawnRegistry(dataDir: string, port = 0, extraEnv: Record<
   const boundPort = await new Promise<number>((res, rej) => {
     let buffer = '';
     const timer = setTimeout(() => rej(new Error(`registry did not start: ${buffer.slice(-2000)}`)), 20_000);
-    child.stdout!.on('data', (d: Buffer) => {
+    const onData = (d: Buffer) => {
       buffer += d.toString();
       const m = /"port":(\d+)[^\n]*"msg":"registry listening"/.exec(buffer);
       if (m) {
         clearTimeout(timer);
+        // Stop collecting: the log of a long run would otherwise grow without bound.
+        child.stdout!.off('data', onData);
+        buffer = '';
         res(Number(m[1]));
       }
-    });
+    };
+    child.stdout!.on('data', onData);
     child.stderr!.on('data', (d: Buffer) => (buffer += d.toString()));
     child.once('exit', (code) => {
       clearTimeout(timer);

@@ -113,7 +113,12 @@ describe('two nodes sharing PostgreSQL and Redis', () => {
     await nodeA.putManifest(manifest('cache/race', 6, 't'));
     await nodeA.putManifest(manifest('cache/race', 7, 't'));
     // A slow reader that fetched the old digest before the retag now tries to fill the cache.
-    await cacheFor(prefix).fill('t:cache/race:t', Buffer.from(`0|${manifest('cache/race', 6).digest}`), 300);
+    const slowReader = cacheFor(prefix);
+    try {
+      await slowReader.fill('t:cache/race:t', Buffer.from(`0|${manifest('cache/race', 6).digest}`), 300);
+    } finally {
+      await slowReader.close();
+    }
     assert.equal((await nodeB.getManifestByTag('cache/race', 't'))?.digest, manifest('cache/race', 7).digest);
   });
 });

@@ -1,0 +1,120 @@
+// What every workload gets: the settings of this run, the shared registry under test, a way
+// to start a fresh one, and a helper that measures the registry process around a piece of work.
+import type { Client } from './http.js';
+import { cpuSeconds, procStatus, resetPeakRss, type RegistryProcess } from './proc.js';
+import { MiB, GiB, KiB } from './data.js';
+
+export interface Row {
+  workload: string;
+  value: number | null;
+  unit: string;
+  notes: string;
+  /** Set when the figure misses its target. */
+  flagged?: boolean;
+}
+
+export interface Settings {
+  mode: 'quick' | 'full';
+  blobGetSize: number;
+  blobGetSeconds: number;
+  blobGetMaxDownloads: number;
+  manifestSeconds: number;
+  manifestWarmupSeconds: number;
+  manifestConnections: number[];
+  uploadSize: number;
+  uploadRuns: number;
+  chunkSize: number;
+  pushConcurrency: number;
+  pushRounds: number;
+  pushLayerSize: number;
+  rssBlobSize: number;
+  rssTargetBytes: number;
+  skopeoLayerSizes: number[];
+  skopeoRuns: number;
+}
+
+export function settingsFor(quick: boolean): Settings {
+  const common = {
+    manifestConnections: [1, 16, 64],
+    chunkSize: 16 * MiB,
+    pushConcurrency: 16,
+    pushLayerSize: 32 * KiB,
+    rssTargetBytes: 200e6,
+    skopeoLayerSizes: [4 * MiB, 2 * MiB, 1 * MiB],
+    blobGetMaxDownloads: 400,
+  };
+  return quick
+    ? { ...common, mode: 'quick', blobGetSize: 64 * MiB, blobGetSeconds: 3, manifestSeconds: 2, manifestWarmupSeconds: 1, uploadSize: 64 * MiB, uploadRuns: 2, pushRounds: 2, rssBlobSize: 256 * MiB, skopeoRuns: 1 }
+    : { ...common, mode: 'full', blobGetSize: 256 * MiB, blobGetSeconds: 8, manifestSeconds: 5, manifestWarmupSeconds: 2, uploadSize: 256 * MiB, uploadRuns: 3, pushRounds: 5, rssBlobSize: GiB, skopeoRuns: 3 };
+}
+
+export interface BenchContext {
+  settings: Settings;
+  /** Scratch directory of this run (removed at the end). */
+  tmp: string;
+  registry: RegistryProcess;
+  client: Client;
+  /** Start a registry of its own (fresh data dir); stopped and removed by `release`. */
+  freshRegistry(name: string): Promise<{ registry: RegistryProcess; release(): Promise<void> }>;
+  log(message: string): void;
+}
+
+export interface Measured<T> {
+  result: T;
+  seconds: number;
+  /** Registry CPU time over wall time, in % of one core. */
+  serverCpuPercent: number;
+  /** Peak RSS of the registry during the work (undefined when it cannot be reset first). */
+  serverPeakRss: number | undefined;
+  /** CPU of this benchmark process (the client, when it is a Node client) in % of one core. */
+  clientCpuPercent: number;
+}
+
+/** Run `work` and report wall time, registry CPU and the registry's peak RSS during it. */
+export async function measure<T>(registry: RegistryProcess, work: () => Promise<T>): Promise<Measured<T>> {
+  const canReset = resetPeakRss(registry.pid);
+  const cpuBefore = await cpuSeconds(registry.pid);
+  const clientBefore = process.cpuUsage();
+  const started = performance.now();
+  const result = await work();
+  const seconds = (performance.now() - started) / 1000;
+  const client = process.cpuUsage(clientBefore);
+  const cpuAfter = await cpuSeconds(registry.pid);
+  const status = await procStatus(registry.pid);
+  return {
+    result,
+    seconds,
+    serverCpuPercent: ((cpuAfter - cpuBefore) / seconds) * 100,
+    serverPeakRss: canReset ? status.hwm : undefined,
+    clientCpuPercent: ((client.user + client.system) / 1e6 / seconds) * 100,
+  };
+}
+
+/** Registry CPU and peak RSS; with `client`, also this process's CPU (for Node-driven load). */
+export function serverNotes(m: Measured<unknown>, options: { client?: boolean } = {}): string {
+  const parts = [`server CPU ${m.serverCpuPercent.toFixed(0)}%`];
+  if (m.serverPeakRss !== undefined) parts.push(`peak RSS ${mb(m.serverPeakRss)} MB`);
+  if (options.client) parts.push(`client CPU ${m.clientCpuPercent.toFixed(0)}%`);
+  return parts.join(', ');
+}
+
+/** Decimal megabytes, as in MB/s. */
+export function mb(bytes: number): string {
+  return (bytes / 1e6).toFixed(0);
+}
+
+export function mibLabel(bytes: number): string {
+  return bytes >= GiB ? `${bytes / GiB} GiB` : bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / KiB} KiB`;
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export function fmt(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  const abs = Math.abs(value);
+  return abs >= 100 ? value.toFixed(0) : abs >= 10 ? value.toFixed(1) : value.toFixed(2);
+}
