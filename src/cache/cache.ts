@@ -85,6 +85,12 @@ export class RedisCache implements Cache {
 
   private ready: Promise<void> | undefined;
 
+  async peek(key: string, windowMs: number): Promise<number> {
+    await this.connected();
+    const value = await this.redis.get(`${this.prefix}count:${key}:${Math.floor(Date.now() / windowMs)}`);
+    return value === null ? 0 : Number(value);
+  }
+
   /** Wait (briefly) for the connection: counters must count, not fall through. */
   private async connected(timeoutMs = 2_000): Promise<void> {
     if (this.redis.status === 'ready') return;
