@@ -1,5 +1,7 @@
 // Composition root: opens the stores the configuration names, builds the domain services and
 // the HTTP server, and owns start-up recovery and shutdown.
+import { readFileSync } from 'node:fs';
+import type { Server as HttpsServer } from 'node:https';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
@@ -10,6 +12,15 @@ import type { BlobStore } from './storage/blob-store.js';
 import { BlobService } from './registry/blobs.js';
 import { ManifestService } from './registry/manifests.js';
 import { buildServer } from './http/server.js';
+import type { AccessStore } from './metadata/access-store.js';
+import { openGuard, tokenGuard } from './http/guard.js';
+import { Auditor } from './auth/audit.js';
+import { AccessPolicy } from './auth/policy.js';
+import { Authenticator, hashSecret } from './auth/authenticate.js';
+import { TokenService } from './auth/tokens.js';
+import { LoginThrottle, MemoryCounter } from './auth/throttle.js';
+import { registerTokenEndpoint } from './http/token.js';
+import { registerApi } from './http/api/index.js';
 
 const ORPHAN_GRACE_MS = 3600_000;
 
@@ -17,10 +28,14 @@ export interface App {
   config: Config;
   server: FastifyInstance;
   metadata: MetadataStore;
+  access: AccessStore;
+  auditor: Auditor;
   blobStore: BlobStore;
   blobs: BlobService;
   manifests: ManifestService;
   logger: Logger;
+  /** Read the TLS certificate and key again (SIGHUP); new connections use them. */
+  reloadTls(): void;
   /** Listen on the configured host and port; resolves with the bound address. */
   listen(): Promise<{ host: string; port: number }>;
   /** Stop accepting, let running requests finish (up to the grace period), close stores. */
@@ -29,7 +44,8 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level })): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const metadata = await openMetadataStore(config, logger);
+  const { metadata, access, redis } = await openMetadataStore(config, logger);
+  const auditor = new Auditor(access, logger);
   const blobs = new BlobService(blobStore, metadata, {
     deletesEnabled: config.deletes.enabled,
     ...(config.storage.driver === 's3' && config.storage.s3.redirect ? { redirectExpirySeconds: config.storage.s3.redirectExpirySeconds } : {}),
@@ -41,17 +57,25 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   const recovered = await blobs.recover(config.storage.driver === 'filesystem' ? 0 : ORPHAN_GRACE_MS);
   if (recovered.removedStaged || recovered.removedSessions) logger.info(recovered, 'cleaned up after an unclean stop');
 
+  const auth = config.auth.enabled ? await setUpAuth(config, access, auditor, redis ?? new MemoryCounter()) : undefined;
+
   const server = buildServer(
-    { blobs, manifests, manifestMaxBytes: config.limits.manifestMaxBytes },
+    { blobs, manifests, manifestMaxBytes: config.limits.manifestMaxBytes, guard: auth?.guard ?? openGuard, auditor },
     {
       logger,
       headersTimeoutMs: config.http.headersTimeoutMs,
       keepAliveTimeoutMs: config.http.keepAliveTimeoutMs,
+      ...(config.http.tls.certFile ? { tls: readTls(config) } : {}),
       ready: async () => {
         await Promise.all([metadata.ping(), blobStore.ping()]);
       },
     },
   );
+
+  if (auth) {
+    registerTokenEndpoint(server, auth.tokenEndpoint);
+    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor });
+  }
 
   const purge = setInterval(() => {
     blobs.purgeStaleUploads(config.uploads.sessionTtlMs).then(
@@ -66,10 +90,17 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     config,
     server,
     metadata,
+    access,
+    auditor,
     blobStore,
     blobs,
     manifests,
     logger,
+    reloadTls() {
+      if (!config.http.tls.certFile) return;
+      (server.server as unknown as HttpsServer).setSecureContext(readTls(config));
+      logger.info({ certFile: config.http.tls.certFile }, 'TLS certificate reloaded');
+    },
     async listen() {
       await server.listen({ host: config.http.host, port: config.http.port });
       const address = server.server.address();
@@ -84,7 +115,45 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       grace.unref();
       await server.close();
       clearTimeout(grace);
+      await auditor.flush();
       await metadata.close();
     },
   };
+}
+
+/** Access control: the first admin, the token signer, the throttle, the /v2 guard. */
+async function setUpAuth(config: Config, access: AccessStore, auditor: Auditor, counter: ConstructorParameters<typeof LoginThrottle>[0]) {
+  const { initialAdminUsername: username, initialAdminPassword: password } = config.auth;
+  if (username && password && (await access.countAdmins()) === 0) {
+    try {
+      await access.createUser({ username, passwordHash: await hashSecret(password), admin: true });
+      await auditor.record({ actor: 'system', action: 'user.create', detail: { username, admin: true, from: 'initial admin setting' } });
+    } catch {
+      // Another node created it first.
+    }
+  }
+  const tokens = await TokenService.open(access, {
+    issuer: config.auth.issuer,
+    service: config.auth.service,
+    ttlSeconds: config.auth.tokenTtlSeconds,
+    refreshTtlSeconds: config.auth.refreshTtlSeconds,
+  });
+  const throttle = new LoginThrottle(counter, {
+    windowSeconds: config.auth.throttleWindowSeconds,
+    slowAfter: config.auth.throttleSlowAfter,
+    refuseAfter: config.auth.throttleRefuseAfter,
+  });
+  const authenticator = new Authenticator(access, tokens, throttle, auditor);
+  const policy = new AccessPolicy(access);
+  return {
+    authenticator,
+    policy,
+    tokens,
+    guard: tokenGuard({ authenticator, policy, service: config.auth.service, basic: config.auth.basic, ...(config.auth.realm ? { realm: config.auth.realm } : {}) }),
+    tokenEndpoint: { authenticator, policy, tokens, auditor, service: config.auth.service },
+  };
+}
+
+function readTls(config: Config): { cert: Buffer; key: Buffer } {
+  return { cert: readFileSync(config.http.tls.certFile!), key: readFileSync(config.http.tls.keyFile!) };
 }

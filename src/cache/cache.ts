@@ -17,7 +17,7 @@ export interface Cache {
 
 /** Marks an invalidated key: a fill racing with the invalidation must not bring the old value back. */
 const TOMBSTONE = Buffer.from('\u0000tombstone');
-const TOMBSTONE_SECONDS = 10;
+const TOMBSTONE_SECONDS = 2;
 
 export class RedisCache implements Cache {
   private readonly redis: Redis;

@@ -3,11 +3,15 @@
 import { Command } from 'commander';
 import { serveCommand } from './serve.js';
 import { migrateCommand } from './migrate.js';
+import { userCommand } from './user.js';
+import { auditCommand } from './audit.js';
 import { ConfigError } from '../config/load.js';
 
 const program = new Command('registry').description('OCI Distribution v1.1 container registry').showHelpAfterError();
 program.addCommand(serveCommand());
 program.addCommand(migrateCommand());
+program.addCommand(userCommand());
+program.addCommand(auditCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -11,7 +11,7 @@ export function serveCommand(): Command {
       const config = configFromFlags(flags);
       const app = await createApp(config);
       const address = await app.listen();
-      app.logger.info({ ...address, storage: config.storage.driver, metadata: config.metadata.driver }, 'registry listening');
+      app.logger.info({ ...address, tls: Boolean(config.http.tls.certFile), storage: config.storage.driver, metadata: config.metadata.driver }, 'registry listening');
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
@@ -25,6 +25,13 @@ export function serveCommand(): Command {
           },
         );
       };
+      process.on('SIGHUP', () => {
+        try {
+          app.reloadTls();
+        } catch (err) {
+          app.logger.error({ err }, 'TLS reload failed; keeping the current certificate');
+        }
+      });
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
     });

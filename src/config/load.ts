@@ -38,6 +38,11 @@ const OPTIONAL_SETTINGS: string[][] = [
   ['storage', 's3', 'accessKeyId'],
   ['storage', 's3', 'secretAccessKey'],
   ['redis', 'url'],
+  ['auth', 'realm'],
+  ['http', 'tls', 'certFile'],
+  ['http', 'tls', 'keyFile'],
+  ['auth', 'initialAdminUsername'],
+  ['auth', 'initialAdminPassword'],
 ];
 
 /** Every setting's path, e.g. ['http', 'port'], read off the defaults. */

@@ -17,6 +17,13 @@ export const ConfigSchema = z
         keepAliveTimeoutMs: z.coerce.number().int().positive().default(65_000),
         /** How long a graceful shutdown waits for running requests (uploads) to finish. */
         shutdownGraceMs: z.coerce.number().int().nonnegative().default(30_000),
+        /** Serve HTTPS with these PEM files (reloaded on SIGHUP); plain HTTP when unset. */
+        tls: z
+          .strictObject({
+            certFile: z.string().min(1).optional(),
+            keyFile: z.string().min(1).optional(),
+          })
+          .prefault({}),
       })
       .prefault({}),
     storage: z
@@ -76,6 +83,28 @@ export const ConfigSchema = z
       })
       .prefault({}),
     deletes: z.strictObject({ enabled: z.stringbool().or(z.boolean()).default(true) }).prefault({}),
+    auth: z
+      .strictObject({
+        /** Off: anyone who reaches the port may do anything (the quick-start default). */
+        enabled: z.stringbool().or(z.boolean()).default(false),
+        /** The `service` of the token flow (the token audience). */
+        service: z.string().min(1).default('registry'),
+        issuer: z.string().min(1).default('registry-token-issuer'),
+        /** Token endpoint URL for the WWW-Authenticate challenge; derived from the request when unset. */
+        realm: z.string().url().optional(),
+        tokenTtlSeconds: z.coerce.number().int().min(30).max(3600).default(300),
+        refreshTtlSeconds: z.coerce.number().int().min(300).default(7 * 24 * 3600),
+        /** Accept HTTP Basic credentials directly on /v2 (for simple clients). */
+        basic: z.stringbool().or(z.boolean()).default(true),
+        /** The first admin, created at start when no admin exists yet. */
+        initialAdminUsername: z.string().min(1).optional(),
+        initialAdminPassword: z.string().min(8).optional(),
+        /** Failed logins per address or account within the window before answers slow down, then 429. */
+        throttleWindowSeconds: z.coerce.number().int().min(1).default(900),
+        throttleSlowAfter: z.coerce.number().int().min(1).default(5),
+        throttleRefuseAfter: z.coerce.number().int().min(1).default(10),
+      })
+      .prefault({}),
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -84,6 +113,9 @@ export const ConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (Boolean(c.http.tls.certFile) !== Boolean(c.http.tls.keyFile)) {
+      ctx.addIssue({ code: 'custom', path: ['http', 'tls'], message: 'certFile and keyFile go together' });
+    }
     if (c.metadata.driver === 'postgres' && !c.metadata.postgres.url) {
       ctx.addIssue({ code: 'custom', path: ['metadata', 'postgres', 'url'], message: 'required when metadata.driver is postgres' });
     }

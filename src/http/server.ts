@@ -12,12 +12,15 @@ export interface ServerOptions {
   logger: Logger;
   headersTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  /** PEM certificate and key: serve HTTPS instead of plain HTTP. */
+  tls?: { cert: Buffer; key: Buffer };
   /** Checks the backends for /readyz; throws when one does not answer. */
   ready: () => Promise<void>;
 }
 
 export function buildServer(ctx: V2Context, options: ServerOptions): FastifyInstance {
   const app = Fastify({
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
     loggerInstance: options.logger as unknown as FastifyBaseLogger,
     // One log line per request, written by the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),

@@ -5,6 +5,8 @@ import { openSqliteStore } from './sqlite.js';
 import type { SqlMetadataStore } from './sql-store.js';
 import type { MetadataStore } from './store.js';
 import type { Logger } from 'pino';
+import type { AccessStore } from './access-store.js';
+import type { RedisCache } from '../cache/cache.js';
 
 export async function openSqlStore(config: Config, options: { migrate?: boolean } = {}): Promise<SqlMetadataStore> {
   // Drivers other than SQLite (and the Redis cache) are loaded only when configured: pg,
@@ -16,10 +18,18 @@ export async function openSqlStore(config: Config, options: { migrate?: boolean 
   return openSqliteStore(sqlitePath(config), options.migrate !== false);
 }
 
-/** The metadata store, behind the Redis cache when one is configured. */
-export async function openMetadataStore(config: Config, logger: Logger): Promise<MetadataStore> {
+export interface OpenedMetadata {
+  metadata: MetadataStore;
+  access: AccessStore;
+  /** The Redis connection, when one is configured (also used for shared counters). */
+  redis?: RedisCache;
+}
+
+/** The metadata store (behind the Redis cache when one is configured) and the access store. */
+export async function openMetadataStore(config: Config, logger: Logger): Promise<OpenedMetadata> {
   const store = await openSqlStore(config);
-  if (!config.redis.url) return store;
+  if (!config.redis.url) return { metadata: store, access: store.access() };
   const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('./cached.js'), import('../cache/cache.js')]);
-  return new CachedMetadataStore(store, new RedisCache(config.redis.url, logger), config.redis.cacheTtlSeconds);
+  const redis = new RedisCache(config.redis.url, logger);
+  return { metadata: new CachedMetadataStore(store, redis, config.redis.cacheTtlSeconds), access: store.access(), redis };
 }

@@ -1,8 +1,11 @@
 // Table shapes shared by every SQL driver. Timestamps are epoch milliseconds; PostgreSQL
 // returns bigint columns as strings, so readers go through toNumber().
-import type { ColumnType } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 type Int = ColumnType<number | string, number, number>;
+type NullableInt = ColumnType<number | string | null, number | null | undefined, number | null>;
+/** Booleans are stored as integer 0/1, the same on every dialect. */
+type Flag = ColumnType<number, number | undefined, number>;
 
 export interface RepositoriesTable {
   name: string;
@@ -58,6 +61,64 @@ export interface UploadsTable {
   updated_at: Int;
 }
 
+export interface UsersTable {
+  /** A UUID. */
+  id: string;
+  username: string;
+  password_hash: string;
+  admin: Flag;
+  disabled: Flag;
+  created_at: Int;
+}
+
+export interface NamespacesTable {
+  name: string;
+  /** 'public' | 'private' */
+  visibility: string;
+  created_at: Int;
+}
+
+export interface MembersTable {
+  namespace: string;
+  /** users.id; deleting the user deletes the membership. */
+  user_id: string;
+  /** One of ROLES. */
+  role: string;
+}
+
+export interface RobotsTable {
+  id: string;
+  name: string;
+  namespace: string | null;
+  secret_hash: string;
+  /** JSON array of repository actions. */
+  actions: string;
+  expires_at: NullableInt;
+  revoked: Flag;
+  last_used_at: NullableInt;
+  created_by: string;
+  created_at: Int;
+}
+
+export interface AuditTable {
+  /** Identity (PostgreSQL) / INTEGER PRIMARY KEY AUTOINCREMENT (SQLite); bigint comes back as a string from pg. */
+  id: Generated<number | string>;
+  at: Int;
+  actor: string;
+  action: string;
+  source: string | null;
+  repository: string | null;
+  reference: string | null;
+  digest: string | null;
+  /** JSON object or null. */
+  detail: string | null;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -66,6 +127,12 @@ export interface Database {
   manifest_references: ManifestReferencesTable;
   tags: TagsTable;
   uploads: UploadsTable;
+  users: UsersTable;
+  namespaces: NamespacesTable;
+  members: MembersTable;
+  robots: RobotsTable;
+  audit: AuditTable;
+  settings: SettingsTable;
 }
 
 export function toNumber(value: number | string | bigint): number {

@@ -3,6 +3,8 @@
 import { Migrator, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { migrationProvider, type SqlDialect } from './migrations/index.js';
 import { toNumber, type Database, type ManifestsTable } from './schema.js';
+import type { AccessStore } from './access-store.js';
+import { SqlAccessStore } from './sql-access-store.js';
 import type {
   BlobLink,
   ManifestRecord,
@@ -58,6 +60,14 @@ export class SqlMetadataStore implements MetadataStore {
     protected readonly db: Kysely<Database>,
     private readonly dialect: SqlDialect,
   ) {}
+
+  private accessStore: SqlAccessStore | undefined;
+
+  /** Users, namespaces, robots, audit log and settings, on the same database and connection(s). */
+  access(): AccessStore {
+    this.accessStore ??= new SqlAccessStore(this.db);
+    return this.accessStore;
+  }
 
   /** Bring the schema to the newest version. */
   async migrate(): Promise<string[]> {

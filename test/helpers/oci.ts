@@ -131,13 +131,19 @@ export async function expectStatus(res: Response, status: number): Promise<Buffe
   return body;
 }
 
-/** Push a blob in one request (POST ?digest=); returns its descriptor. */
-export async function pushBlob(base: string, repo: string, data: Uint8Array | string, mediaType = 'application/octet-stream'): Promise<Descriptor> {
+/** Push a blob in one request (POST ?digest=); returns its descriptor. `headers` may carry credentials. */
+export async function pushBlob(
+  base: string,
+  repo: string,
+  data: Uint8Array | string,
+  mediaType = 'application/octet-stream',
+  headers: Record<string, string> = {},
+): Promise<Descriptor> {
   const bytes = Buffer.from(data);
   const digest = sha256(bytes);
   const res = await fetch(`${base}/v2/${repo}/blobs/uploads/?digest=${digest}`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/octet-stream' },
+    headers: { ...headers, 'Content-Type': 'application/octet-stream' },
     body: bytes,
   });
   await expectStatus(res, 201);
@@ -165,14 +171,21 @@ export function manifestBytes(manifest: object | Uint8Array | string): Buffer<Ar
   return Buffer.from(JSON.stringify(manifest));
 }
 
-/** PUT a manifest and return the raw response (no assertion). */
-export async function putManifest(base: string, repo: string, reference: string, manifest: object | Uint8Array | string, contentType?: string): Promise<Response> {
+/** PUT a manifest and return the raw response (no assertion). `extraHeaders` may carry credentials. */
+export async function putManifest(
+  base: string,
+  repo: string,
+  reference: string,
+  manifest: object | Uint8Array | string,
+  contentType?: string,
+  extraHeaders: Record<string, string> = {},
+): Promise<Response> {
   const bytes = manifestBytes(manifest);
   let type = contentType;
   if (type === undefined && typeof manifest === 'object' && !(manifest instanceof Uint8Array)) {
     type = (manifest as { mediaType?: string }).mediaType;
   }
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...extraHeaders };
   if (type !== undefined) headers['Content-Type'] = type;
   return fetch(`${base}/v2/${repo}/manifests/${reference}`, { method: 'PUT', headers, body: bytes });
 }
@@ -184,9 +197,16 @@ export interface PushedManifest {
 }
 
 /** PUT a manifest and assert 201 with the right digest. */
-export async function pushManifest(base: string, repo: string, reference: string, manifest: object | Uint8Array | string, contentType?: string): Promise<PushedManifest> {
+export async function pushManifest(
+  base: string,
+  repo: string,
+  reference: string,
+  manifest: object | Uint8Array | string,
+  contentType?: string,
+  headers: Record<string, string> = {},
+): Promise<PushedManifest> {
   const bytes = manifestBytes(manifest);
-  const res = await putManifest(base, repo, reference, bytes, contentType ?? (manifest as { mediaType?: string }).mediaType);
+  const res = await putManifest(base, repo, reference, bytes, contentType ?? (manifest as { mediaType?: string }).mediaType, headers);
   await expectStatus(res, 201);
   const digest = sha256(bytes);
   assert.equal(res.headers.get('docker-content-digest'), digest);
@@ -218,16 +238,19 @@ export interface ImageOptions {
   docker?: boolean;
   annotations?: Record<string, string>;
   subject?: Descriptor;
+  /** Extra request headers (e.g. Authorization) for every request of the push. */
+  headers?: Record<string, string>;
 }
 
 /** Upload a small config and random layers, then push an image manifest referencing them. */
 export async function pushImage(base: string, repo: string, options: ImageOptions = {}): Promise<PushedImage> {
   const docker = options.docker ?? false;
   const configBytes = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, nonce: randomBytes(8).toString('hex') }));
-  const config = await pushBlob(base, repo, configBytes, docker ? MediaType.DockerConfig : MediaType.OciConfig);
+  const headers = options.headers ?? {};
+  const config = await pushBlob(base, repo, configBytes, docker ? MediaType.DockerConfig : MediaType.OciConfig, headers);
   const layers: Descriptor[] = [];
   for (let i = 0; i < (options.layers ?? 1); i++) {
-    layers.push(await pushBlob(base, repo, randomBytes(256 + i), docker ? MediaType.DockerLayer : MediaType.OciLayer));
+    layers.push(await pushBlob(base, repo, randomBytes(256 + i), docker ? MediaType.DockerLayer : MediaType.OciLayer, headers));
   }
   const manifest: ImageManifest = {
     schemaVersion: 2,
@@ -238,7 +261,7 @@ export async function pushImage(base: string, repo: string, options: ImageOption
     ...(options.annotations ? { annotations: options.annotations } : {}),
   };
   const bytes = manifestBytes(manifest);
-  const pushed = await pushManifest(base, repo, options.reference ?? sha256(bytes), bytes, manifest.mediaType);
+  const pushed = await pushManifest(base, repo, options.reference ?? sha256(bytes), bytes, manifest.mediaType, headers);
   return { ...pushed, manifest, config, layers };
 }
 

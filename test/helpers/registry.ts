@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { createApp, type App } from '../../src/app.js';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -89,8 +89,13 @@ export async function backendEnv(dataDir: string, forceScaleOut = false): Promis
   return env;
 }
 
+export interface StartOptions {
+  /** The registry's logger (default: silent, or TEST_LOG_LEVEL), e.g. one writing to a buffer a test reads. */
+  logger?: Logger;
+}
+
 /** Start a registry in this process. `settings` is a partial config tree (e.g. { deletes: { enabled: false } }). */
-export async function startRegistry(settings: Record<string, unknown> = {}, dataDir?: string): Promise<TestRegistry> {
+export async function startRegistry(settings: Record<string, unknown> = {}, dataDir?: string, options: StartOptions = {}): Promise<TestRegistry> {
   const dir = dataDir ?? (await makeTempDir());
   const backend = await backendSettings(dir);
   const config = loadConfig({
@@ -100,7 +105,7 @@ export async function startRegistry(settings: Record<string, unknown> = {}, data
       http: { host: '127.0.0.1', port: 0, ...(settings['http'] as object | undefined) },
     }),
   });
-  const app = await createApp(config, pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }));
+  const app = await createApp(config, options.logger ?? pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }));
   const { port } = await app.listen();
   return {
     url: `http://127.0.0.1:${port}`,

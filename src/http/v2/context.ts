@@ -2,14 +2,25 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { BlobService } from '../../registry/blobs.js';
 import type { ManifestService } from '../../registry/manifests.js';
+import type { Guard, RequestAccess } from '../guard.js';
+import type { Auditor } from '../../auth/audit.js';
 
 export interface V2Context {
   blobs: BlobService;
   manifests: ManifestService;
   manifestMaxBytes: number;
+  /** Who may do what; `openGuard` when access control is off. */
+  guard: Guard;
+  auditor?: Auditor;
 }
 
-export type V2Handler = (ctx: V2Context, request: FastifyRequest, reply: FastifyReply, params: Record<string, string>) => Promise<void>;
+export type V2Handler = (
+  ctx: V2Context,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  params: Record<string, string>,
+  access: RequestAccess,
+) => Promise<void>;
 
 export function query(request: FastifyRequest): Record<string, string | string[] | undefined> {
   return request.query as Record<string, string | string[] | undefined>;

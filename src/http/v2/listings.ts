@@ -32,10 +32,11 @@ export const listTags: V2Handler = async (ctx, request, reply, { name }) => {
   sendPage(reply, `/v2/${name}/tags/list`, n, page, { name, tags: page.items });
 };
 
-export const catalog: V2Handler = async (ctx, request, reply) => {
+export const catalog: V2Handler = async (ctx, request, reply, _params, access) => {
   const { n, last } = pageParams(request);
   const page = await ctx.manifests.listRepositories(n, last);
-  sendPage(reply, '/v2/_catalog', n, page, { repositories: page.items });
+  // Only what the caller may pull; a page may then hold fewer than n, the Link still leads on.
+  sendPage(reply, '/v2/_catalog', n, page, { repositories: await access.pullable(page.items) });
 };
 
 export const referrers: V2Handler = async (ctx, request, reply, { name, digest }) => {

@@ -7,6 +7,8 @@ import { cancelUpload, completeUpload, patchUpload, startUpload, uploadStatus } 
 import { deleteManifest, getManifest, putManifest } from './manifests.js';
 import { base, catalog, listTags, referrers } from './listings.js';
 import { RegistryError } from '../../registry/errors.js';
+import type { Requirement } from '../guard.js';
+import { actorName } from '../../auth/model.js';
 
 type Methods = Partial<Record<'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', V2Handler>>;
 
@@ -14,22 +16,55 @@ interface Route {
   pattern: RegExp;
   params: string[];
   methods: Methods;
+  /** What the request needs: pull to read, push to write, delete to delete. */
+  resource: 'base' | 'catalog' | 'manifests' | 'uploads' | 'blobs' | 'read';
+}
+
+function requirementOf(route: Route, method: string, params: Record<string, string>): Requirement {
+  if (route.resource === 'base') return { kind: 'login' };
+  if (route.resource === 'catalog') return { kind: 'catalog' };
+  const name = params['name']!;
+  if (route.resource === 'uploads') return { kind: 'repository', name, actions: ['push'] };
+  if (method === 'DELETE') return { kind: 'repository', name, actions: ['delete'] };
+  if (method === 'PUT') return { kind: 'repository', name, actions: ['push'] };
+  return { kind: 'repository', name, actions: ['pull'] };
 }
 
 const ROUTES: Route[] = [
-  { pattern: /^\/v2\/?$/, params: [], methods: { GET: base, HEAD: base } },
-  { pattern: /^\/v2\/_catalog$/, params: [], methods: { GET: catalog } },
-  { pattern: /^\/v2\/(.+)\/tags\/list$/, params: ['name'], methods: { GET: listTags } },
-  { pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/, params: ['name', 'reference'], methods: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest } },
-  { pattern: /^\/v2\/(.+)\/blobs\/uploads\/?$/, params: ['name'], methods: { POST: startUpload } },
+  { pattern: /^\/v2\/?$/, params: [], methods: { GET: base, HEAD: base }, resource: 'base' },
+  { pattern: /^\/v2\/_catalog$/, params: [], methods: { GET: catalog }, resource: 'catalog' },
+  { pattern: /^\/v2\/(.+)\/tags\/list$/, params: ['name'], methods: { GET: listTags }, resource: 'read' },
+  {
+    pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/,
+    params: ['name', 'reference'],
+    methods: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
+    resource: 'manifests',
+  },
+  { pattern: /^\/v2\/(.+)\/blobs\/uploads\/?$/, params: ['name'], methods: { POST: startUpload }, resource: 'uploads' },
   {
     pattern: /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/,
     params: ['name', 'uploadId'],
     methods: { GET: uploadStatus, PATCH: patchUpload, PUT: completeUpload, DELETE: cancelUpload },
+    resource: 'uploads',
   },
-  { pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/, params: ['name', 'digest'], methods: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob } },
-  { pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/, params: ['name', 'digest'], methods: { GET: referrers } },
+  { pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/, params: ['name', 'digest'], methods: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob }, resource: 'blobs' },
+  { pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/, params: ['name', 'digest'], methods: { GET: referrers }, resource: 'read' },
 ];
+
+/** Pushes, pulls (of manifests) and deletes go to the audit log. */
+function recordAudit(ctx: V2Context, route: Route, request: FastifyRequest, reply: FastifyReply, params: Record<string, string>, actor: string): void {
+  const auditor = ctx.auditor!;
+  const event = {
+    actor,
+    source: request.ip,
+    repository: params['name'] ?? null,
+    reference: params['reference'] ?? null,
+    digest: (reply.getHeader('docker-content-digest') as string | undefined) ?? params['digest'] ?? null,
+  };
+  if (route.resource === 'manifests' && request.method === 'GET') auditor.later({ ...event, action: 'pull' });
+  else if (route.resource === 'manifests' && request.method === 'PUT') void auditor.record({ ...event, action: 'push' });
+  else if ((route.resource === 'manifests' || route.resource === 'blobs') && request.method === 'DELETE') void auditor.record({ ...event, action: 'delete' });
+}
 
 export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
   // Handlers call reply.send themselves; returning the reply tells Fastify not to answer again.
@@ -51,7 +86,9 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
       }
       const params: Record<string, string> = {};
       route.params.forEach((p, i) => (params[p] = match[i + 1]!));
-      await handler(ctx, request, reply, params);
+      const access = await ctx.guard(request, requirementOf(route, request.method, params));
+      await handler(ctx, request, reply, params, access);
+      if (ctx.auditor && reply.statusCode < 300) recordAudit(ctx, route, request, reply, params, actorName(access.identity));
       return reply;
     }
     throw new RegistryError('NAME_UNKNOWN', 'unknown API endpoint', undefined, { status: 404 });

@@ -6,6 +6,7 @@ import { uploadRange, type ChunkRequest } from '../../registry/blobs.js';
 import type { UploadSessionRecord } from '../../metadata/store.js';
 import { RegistryError } from '../../registry/errors.js';
 import { parseContentRange } from '../../registry/ranges.js';
+import { isValidName } from '../../registry/names.js';
 
 function uploadLocation(name: string, id: string): string {
   return `/v2/${name}/blobs/uploads/${id}`;
@@ -39,10 +40,13 @@ function chunkOf(request: FastifyRequest): ChunkRequest {
   return chunk;
 }
 
-export const startUpload: V2Handler = async (ctx, request, reply, { name }) => {
+export const startUpload: V2Handler = async (ctx, request, reply, { name }, access) => {
   const mount = queryValue(request, 'mount');
-  if (mount !== undefined) {
-    const mounted = await ctx.blobs.mount(name!, mount, queryValue(request, 'from'));
+  const from = queryValue(request, 'from');
+  // A mount needs pull on the source; without it the client gets an ordinary upload, which
+  // says nothing about whether the blob exists there.
+  if (mount !== undefined && from !== undefined && isValidName(from) && (await access.allows(from, 'pull'))) {
+    const mounted = await ctx.blobs.mount(name!, mount, from);
     if (mounted) return sendCreated(reply, name!, mounted.digest.value);
   }
   const digest = queryValue(request, 'digest');

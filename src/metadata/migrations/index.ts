@@ -83,6 +83,75 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
         await db.schema.alterTable('uploads').addColumn('lease_until', 'bigint').execute();
       },
     },
+    // Access control: accounts, namespaces and their members, robot accounts, the audit log and
+    // settings shared by every node. Booleans are integer 0/1 on both dialects.
+    '0010_access_control': {
+      async up(db: Kysely<unknown>) {
+        // An ever-increasing id: an identity column on PostgreSQL; on SQLite, AUTOINCREMENT so
+        // ids of deleted rows are never reused.
+        const serialId = dialect === 'postgres' ? 'bigint' : 'integer';
+        await db.schema
+          .createTable('users')
+          .addColumn('id', text(64), (c) => c.primaryKey())
+          .addColumn('username', text(255), (c) => c.notNull().unique())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('admin', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('namespaces')
+          .addColumn('name', text(255), (c) => c.primaryKey())
+          .addColumn('visibility', text(16), (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('members')
+          .addColumn('namespace', text(255), (c) => c.notNull().references('namespaces.name').onDelete('cascade'))
+          .addColumn('user_id', text(64), (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('role', text(16), (c) => c.notNull())
+          .addPrimaryKeyConstraint('members_pk', ['namespace', 'user_id'])
+          .execute();
+        await db.schema.createIndex('members_user').on('members').column('user_id').execute();
+        await db.schema
+          .createTable('robots')
+          .addColumn('id', text(64), (c) => c.primaryKey())
+          .addColumn('name', text(255), (c) => c.notNull().unique())
+          .addColumn('namespace', text(255))
+          .addColumn('secret_hash', 'text', (c) => c.notNull())
+          .addColumn('actions', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint')
+          .addColumn('revoked', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('last_used_at', 'bigint')
+          .addColumn('created_by', text(255), (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('robots_namespace').on('robots').column('namespace').execute();
+        await db.schema
+          .createTable('audit')
+          .addColumn('id', serialId, (c) => (dialect === 'postgres' ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement()))
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('actor', text(255), (c) => c.notNull())
+          .addColumn('action', text(64), (c) => c.notNull())
+          .addColumn('source', text(255))
+          .addColumn('repository', text(255))
+          .addColumn('reference', text(255))
+          .addColumn('digest', text(200))
+          .addColumn('detail', 'text')
+          .execute();
+        // Newest first by id is a backwards scan of the primary key; each filter pairs with id
+        // so a filtered page is one index range, already in order.
+        await db.schema.createIndex('audit_actor').on('audit').columns(['actor', 'id']).execute();
+        await db.schema.createIndex('audit_action').on('audit').columns(['action', 'id']).execute();
+        await db.schema.createIndex('audit_repository').on('audit').columns(['repository', 'id']).execute();
+        await db.schema.createIndex('audit_at').on('audit').columns(['at', 'id']).execute();
+        await db.schema
+          .createTable('settings')
+          .addColumn('key', text(255), (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -1,0 +1,125 @@
+// Turns credentials into an identity: passwords of users (argon2id), secrets of robot accounts,
+// and bearer tokens. Failed logins are throttled and audited; secrets are never logged.
+import { createHash } from 'node:crypto';
+import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
+import bcrypt from 'bcryptjs';
+import { RegistryError } from '../registry/errors.js';
+import type { AccessStore } from '../metadata/access-store.js';
+import type { Auditor } from './audit.js';
+import type { Identity } from './model.js';
+import type { LoginThrottle } from './throttle.js';
+import type { TokenService, VerifiedToken } from './tokens.js';
+
+export const ROBOT_PREFIX = 'robot$';
+
+/** A successful password check is remembered briefly, so Basic auth on every request stays cheap. */
+const VERIFIED_TTL_MS = 30_000;
+const VERIFIED_MAX = 10_000;
+
+export async function hashSecret(secret: string): Promise<string> {
+  return argonHash(secret);
+}
+
+export function parseBasic(header: string | undefined): { username: string; password: string } | undefined {
+  if (!header || !/^basic /i.test(header)) return undefined;
+  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+export function parseBearer(header: string | undefined): string | undefined {
+  if (!header || !/^bearer /i.test(header)) return undefined;
+  const token = header.slice(7).trim();
+  return token === '' ? undefined : token;
+}
+
+export class Authenticator {
+  private readonly verified = new Map<string, { identity: Identity; until: number }>();
+
+  constructor(
+    private readonly store: AccessStore,
+    private readonly tokens: TokenService,
+    private readonly throttle: LoginThrottle,
+    private readonly audit: Auditor,
+  ) {}
+
+  /**
+   * Check a username (or robot name) and password. Throws UNAUTHORIZED when they are wrong,
+   * TOOMANYREQUESTS when this address or account failed too often.
+   */
+  async password(username: string, password: string, source: string): Promise<Identity> {
+    // Throttled before the remembered checks: a refused account or address stays refused, and
+    // a guess that matches a remembered password must not be told apart from a wrong one.
+    const wait = await this.throttle.refusedFor(source, username);
+    if (wait > 0) {
+      throw new RegistryError('TOOMANYREQUESTS', 'too many failed logins; try again later', undefined, { headers: { 'Retry-After': String(wait) } });
+    }
+    const key = createHash('sha256').update(username).update('\0').update(password).digest('hex');
+    const cached = this.verified.get(key);
+    if (cached && cached.until > Date.now()) return cached.identity;
+
+    const checked = await this.check(username, password);
+    if (!checked) {
+      await this.audit.record({ actor: username.slice(0, 128), action: 'login.failed', source });
+      await this.throttle.failed(source, username);
+      throw new RegistryError('UNAUTHORIZED', 'invalid username or password');
+    }
+    if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
+    const identity = checked.identity;
+    // A robot that expires sooner is not remembered past its expiry.
+    const until = Math.min(Date.now() + VERIFIED_TTL_MS, checked.expiresAt?.getTime() ?? Infinity);
+    this.verified.set(key, { identity, until });
+    return identity;
+  }
+
+  private async check(username: string, password: string): Promise<{ identity: Identity; expiresAt?: Date | null } | undefined> {
+    if (username.startsWith(ROBOT_PREFIX)) {
+      const robot = await this.store.getRobot(username);
+      if (!robot || robot.revoked || (robot.expiresAt && robot.expiresAt.getTime() <= Date.now())) return undefined;
+      if (!(await safeVerify(robot.secretHash, password))) return undefined;
+      await this.store.touchRobot(robot.name, new Date());
+      return { identity: { kind: 'robot', id: robot.id, name: robot.name, namespace: robot.namespace, actions: robot.actions }, expiresAt: robot.expiresAt };
+    }
+    const user = await this.store.getUser(username);
+    if (!user || user.disabled) return undefined;
+    if (!(await safeVerify(user.passwordHash, password))) return undefined;
+    return { identity: { kind: 'user', id: user.id, username: user.username, admin: user.admin } };
+  }
+
+  /** A verified bearer token, or undefined (forged, expired, wrong audience, malformed). */
+  async bearer(token: string): Promise<VerifiedToken | undefined> {
+    return this.tokens.verify(token);
+  }
+
+  /** The current identity behind a refresh token: refused once the account is disabled or revoked. */
+  async refresh(token: string): Promise<Identity | undefined> {
+    const claimed = await this.tokens.verifyRefresh(token);
+    if (!claimed || claimed.kind === 'anonymous') return undefined;
+    if (claimed.kind === 'user') {
+      const user = await this.store.getUser(claimed.username);
+      if (!user || user.disabled || user.id !== claimed.id) return undefined;
+      return { kind: 'user', id: user.id, username: user.username, admin: user.admin };
+    }
+    const robot = await this.store.getRobot(claimed.name);
+    if (!robot || robot.revoked || robot.id !== claimed.id || (robot.expiresAt && robot.expiresAt.getTime() <= Date.now())) return undefined;
+    return { kind: 'robot', id: robot.id, name: robot.name, namespace: robot.namespace, actions: robot.actions };
+  }
+
+  /** Forget remembered password checks (after an account change). */
+  forget(): void {
+    this.verified.clear();
+  }
+}
+
+/** bcrypt hashes come from imported htpasswd files (`registry user import-htpasswd`). */
+const BCRYPT_PREFIX = /^\$2[aby]\$/;
+
+async function safeVerify(hash: string, secret: string): Promise<boolean> {
+  try {
+    if (BCRYPT_PREFIX.test(hash)) return await bcrypt.compare(secret, hash);
+    return await argonVerify(hash, secret);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,225 @@
+// What every management API handler gets, and the plumbing they share: authentication of the
+// caller (HTTP Basic or a bearer token from /token, only ever from the Authorization header),
+// JSON bodies (application/json only, size-limited, validated with zod), JSON answers, and
+// the views of records that leave the server (never a password hash or robot secret hash).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { RegistryError } from '../../registry/errors.js';
+import { parseBasic, parseBearer, type Authenticator } from '../../auth/authenticate.js';
+import type { AccessPolicy } from '../../auth/policy.js';
+import type { Auditor, AuditInput } from '../../auth/audit.js';
+import type { AccessStore } from '../../metadata/access-store.js';
+import { actorName, type Identity, type NamespaceRecord, type RobotRecord, type Role, type UserRecord } from '../../auth/model.js';
+
+export const API_PREFIX = '/api/v1';
+const JSON_LIMIT = 64 * 1024;
+
+export interface ApiContext {
+  access: AccessStore;
+  authenticator: Authenticator;
+  policy: AccessPolicy;
+  auditor: Auditor;
+}
+
+/** An authenticated caller: a user or a robot, as the store knows it right now. */
+export interface Caller {
+  identity: Exclude<Identity, { kind: 'anonymous' }>;
+  /** Username or robot name, as the audit log names it. */
+  name: string;
+  admin: boolean;
+  /** Client address. */
+  source: string;
+}
+
+export interface ApiResult {
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type ApiHandler = (ctx: ApiContext, request: FastifyRequest, caller: Caller) => Promise<ApiResult>;
+
+export function unauthorized(message = 'authentication required'): RegistryError {
+  return new RegistryError('UNAUTHORIZED', message, undefined, { headers: { 'WWW-Authenticate': 'Basic realm="registry"' } });
+}
+
+export function denied(message: string, detail?: unknown): RegistryError {
+  return new RegistryError('DENIED', message, detail);
+}
+
+export function notFound(message: string, detail?: unknown): RegistryError {
+  return new RegistryError('NAME_UNKNOWN', message, detail, { status: 404 });
+}
+
+export function badRequest(message: string, detail?: unknown): RegistryError {
+  return new RegistryError('UNSUPPORTED', message, detail, { status: 400 });
+}
+
+export function conflict(message: string, detail?: unknown): RegistryError {
+  return new RegistryError('UNSUPPORTED', message, detail, { status: 409 });
+}
+
+/**
+ * Who is asking. Credentials come only from the Authorization header (cookies are never
+ * read, so a browser cannot be tricked into acting with ambient credentials). The identity
+ * is checked against the store on every request: a token issued before an account was
+ * disabled, demoted or revoked no longer carries the rights it had.
+ */
+export async function authenticate(ctx: ApiContext, request: FastifyRequest): Promise<Caller> {
+  const header = request.headers.authorization;
+  const bearer = parseBearer(header);
+  const basic = bearer ? undefined : parseBasic(header);
+  let claimed: Identity;
+  if (bearer) {
+    const verified = await ctx.authenticator.bearer(bearer);
+    if (!verified) throw unauthorized('invalid or expired token');
+    claimed = verified.identity;
+  } else if (basic) {
+    try {
+      claimed = await ctx.authenticator.password(basic.username, basic.password, request.ip);
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'UNAUTHORIZED') throw unauthorized(err.message);
+      throw err;
+    }
+  } else {
+    throw unauthorized();
+  }
+  const current = await currentIdentity(ctx.access, claimed);
+  if (!current) throw unauthorized('the account is disabled, revoked or gone');
+  return { identity: current, name: actorName(current), admin: current.kind === 'user' && current.admin, source: request.ip };
+}
+
+async function currentIdentity(access: AccessStore, claimed: Identity): Promise<Caller['identity'] | undefined> {
+  if (claimed.kind === 'user') {
+    const user = await access.getUser(claimed.username);
+    if (!user || user.disabled || user.id !== claimed.id) return undefined;
+    return { kind: 'user', id: user.id, username: user.username, admin: user.admin };
+  }
+  if (claimed.kind === 'robot') {
+    const robot = await access.getRobot(claimed.name);
+    if (!robot || robot.revoked || robot.id !== claimed.id || (robot.expiresAt && robot.expiresAt.getTime() <= Date.now())) return undefined;
+    return { kind: 'robot', id: robot.id, name: robot.name, namespace: robot.namespace, actions: robot.actions };
+  }
+  return undefined;
+}
+
+/** Robots are for pulling and pushing; managing accounts and namespaces takes a user. */
+export function requireUser(caller: Caller): Extract<Caller['identity'], { kind: 'user' }> {
+  if (caller.identity.kind !== 'user') throw denied('robot accounts cannot use the management API');
+  return caller.identity;
+}
+
+export function requireAdmin(caller: Caller): void {
+  requireUser(caller);
+  if (!caller.admin) throw denied('only an administrator may do this');
+}
+
+/**
+ * The request body as JSON, validated by `schema`. Only `application/json` is accepted: the
+ * content types an HTML form can send cross-site (form encodings, text/plain) are refused, so
+ * a write can never come from a forged form.
+ */
+export async function readJson<T extends z.ZodType>(request: FastifyRequest, schema: T): Promise<z.infer<T>> {
+  const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new RegistryError('UNSUPPORTED', 'the request body must be application/json', { contentType: type.slice(0, 100) || null }, { status: 415 });
+  }
+  const declared = Number(request.headers['content-length']);
+  if (Number.isFinite(declared) && declared > JSON_LIMIT) throw new RegistryError('SIZE_INVALID', 'request body too large', { limit: JSON_LIMIT }, { status: 413 });
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of request.raw) {
+    total += (chunk as Buffer).length;
+    if (total > JSON_LIMIT) throw new RegistryError('SIZE_INVALID', 'request body too large', { limit: JSON_LIMIT }, { status: 413 });
+    parts.push(chunk as Buffer);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.concat(parts).toString('utf8'));
+  } catch {
+    throw badRequest('the request body is not valid JSON');
+  }
+  const result = schema.safeParse(parsed);
+  if (!result.success) {
+    throw badRequest('invalid request body', { issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
+  }
+  return result.data;
+}
+
+/** Query parameters, validated by `schema` (each given at most once). */
+export function readQuery<T extends z.ZodType>(request: FastifyRequest, schema: T): z.infer<T> {
+  const raw = request.query as Record<string, string | string[] | undefined>;
+  for (const [k, v] of Object.entries(raw)) if (Array.isArray(v)) throw badRequest(`query parameter ${k.slice(0, 64)} given more than once`);
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    throw badRequest('invalid query parameters', { issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
+  }
+  return result.data;
+}
+
+export function param(request: FastifyRequest, name: string): string {
+  return (request.params as Record<string, string>)[name] ?? '';
+}
+
+/** Write an account or permission change to the audit log. */
+export async function audit(ctx: ApiContext, caller: Caller, action: string, detail: Record<string, unknown>, extra: Partial<AuditInput> = {}): Promise<void> {
+  await ctx.auditor.record({ actor: caller.name, action, source: caller.source, detail, ...extra });
+}
+
+/** The caller's role in a namespace (none for robots and non-members). */
+export async function roleIn(ctx: ApiContext, caller: Caller, namespace: string): Promise<Role | undefined> {
+  if (caller.identity.kind !== 'user') return undefined;
+  return (await ctx.access.rolesOf(caller.identity.username)).find((m) => m.namespace === namespace)?.role;
+}
+
+// --- what leaves the server
+
+export function userView(user: UserRecord) {
+  return { username: user.username, admin: user.admin, disabled: user.disabled, createdAt: user.createdAt.toISOString() };
+}
+
+export function namespaceView(ns: NamespaceRecord, role?: Role | null) {
+  return { name: ns.name, visibility: ns.visibility, createdAt: ns.createdAt.toISOString(), ...(role !== undefined ? { role } : {}) };
+}
+
+export function robotView(robot: RobotRecord) {
+  const expired = robot.expiresAt !== null && robot.expiresAt.getTime() <= Date.now();
+  return {
+    name: robot.name,
+    namespace: robot.namespace,
+    actions: robot.actions,
+    expiresAt: robot.expiresAt?.toISOString() ?? null,
+    expired,
+    revoked: robot.revoked,
+    lastUsedAt: robot.lastUsedAt?.toISOString() ?? null,
+    createdBy: robot.createdBy,
+    createdAt: robot.createdAt.toISOString(),
+  };
+}
+
+// --- routing
+
+function send(reply: FastifyReply, result: ApiResult): FastifyReply {
+  reply.code(result.status ?? 200).header('Cache-Control', 'no-store').headers(result.headers ?? {});
+  if (result.body === undefined) return reply.send();
+  return reply.header('Content-Type', 'application/json; charset=utf-8').send(JSON.stringify(result.body));
+}
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** Register an authenticated route under the API prefix. */
+export function route(app: FastifyInstance, ctx: ApiContext, method: Method, path: string, handler: ApiHandler): void {
+  app.route({
+    method,
+    url: `${API_PREFIX}${path}`,
+    handler: async (request, reply) => {
+      const caller = await authenticate(ctx, request);
+      return send(reply, await handler(ctx, request, caller));
+    },
+  });
+}
+
+/** Register a route anyone may call (the OpenAPI document). */
+export function publicRoute(app: FastifyInstance, path: string, handler: () => ApiResult): void {
+  app.get(`${API_PREFIX}${path}`, async (_request, reply) => send(reply, handler()));
+}

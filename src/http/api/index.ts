@@ -1,0 +1,21 @@
+// The management API under /api/v1 (present only when access control is on): one module per
+// resource, all sharing the authentication and JSON plumbing of context.ts.
+import type { FastifyInstance } from 'fastify';
+import type { ApiContext } from './context.js';
+import { registerUserRoutes } from './users.js';
+import { registerNamespaceRoutes } from './namespaces.js';
+import { registerMemberRoutes } from './members.js';
+import { registerRobotRoutes } from './robots.js';
+import { registerAuditRoutes } from './audit.js';
+import { registerOpenApiRoute } from './openapi.js';
+
+export type { ApiContext } from './context.js';
+
+export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
+  registerOpenApiRoute(app);
+  registerUserRoutes(app, ctx);
+  registerNamespaceRoutes(app, ctx);
+  registerMemberRoutes(app, ctx);
+  registerRobotRoutes(app, ctx);
+  registerAuditRoutes(app, ctx);
+}

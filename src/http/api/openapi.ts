@@ -1,0 +1,487 @@
+// The OpenAPI 3.1 description of the management API, served at GET /api/v1/openapi.json.
+// Written out by hand as a typed object; test/http/api-openapi.test.ts checks that every
+// registered route is described.
+import type { FastifyInstance } from 'fastify';
+import { MAX_NAMESPACE_LENGTH, MAX_PASSWORD_LENGTH, MAX_ROBOT_NAME_LENGTH, MAX_USERNAME_LENGTH, MIN_PASSWORD_LENGTH } from '../../auth/names.js';
+import { publicRoute } from './context.js';
+
+// --- the subset of OpenAPI 3.1 this document uses
+
+type Ref = { $ref: string };
+export interface Schema {
+  type?: 'object' | 'array' | 'string' | 'integer' | 'boolean' | 'null' | ('string' | 'null' | 'integer' | 'object')[];
+  description?: string;
+  properties?: Record<string, Schema | Ref>;
+  required?: string[];
+  additionalProperties?: boolean | Schema;
+  items?: Schema | Ref;
+  enum?: readonly (string | null)[];
+  format?: string;
+  pattern?: string;
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  minItems?: number;
+  uniqueItems?: boolean;
+  default?: unknown;
+  readOnly?: boolean;
+  writeOnly?: boolean;
+  examples?: unknown[];
+}
+interface Parameter {
+  name: string;
+  in: 'path' | 'query' | 'header';
+  required?: boolean;
+  description?: string;
+  schema: Schema;
+}
+interface MediaType {
+  schema: Schema | Ref;
+}
+interface Response {
+  description: string;
+  headers?: Record<string, { description: string; schema: Schema }>;
+  content?: Record<string, MediaType>;
+}
+interface Operation {
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  parameters?: (Parameter | Ref)[];
+  requestBody?: { required: boolean; content: Record<string, MediaType> };
+  responses: Record<string, Response | Ref>;
+  security?: Record<string, string[]>[];
+}
+type PathItem = Partial<Record<'get' | 'post' | 'put' | 'patch' | 'delete', Operation>>;
+export interface OpenApiDocument {
+  openapi: '3.1.0';
+  info: { title: string; version: string; description: string; license?: { name: string; identifier: string } };
+  servers: { url: string }[];
+  security: Record<string, string[]>[];
+  tags: { name: string; description: string }[];
+  paths: Record<string, PathItem>;
+  components: {
+    schemas: Record<string, Schema>;
+    responses: Record<string, Response>;
+    parameters: Record<string, Parameter>;
+    securitySchemes: Record<string, { type: 'http'; scheme: 'basic' | 'bearer'; bearerFormat?: string; description: string }>;
+  };
+}
+
+// --- helpers
+
+const ref = (name: string): Ref => ({ $ref: `#/components/schemas/${name}` });
+const err = (name: string): Ref => ({ $ref: `#/components/responses/${name}` });
+const par = (name: string): Ref => ({ $ref: `#/components/parameters/${name}` });
+const json = (schema: Schema | Ref) => ({ 'application/json': { schema } });
+const body = (schema: Schema | Ref) => ({ required: true, content: json(schema) });
+const ok = (description: string, schema: Schema | Ref): Response => ({ description, content: json(schema) });
+const listOf = (key: string, item: string): Schema => ({ type: 'object', required: [key], properties: { [key]: { type: 'array', items: ref(item) } } });
+const noContent: Response = { description: 'done (no body)' };
+/** The errors every authenticated operation can answer with. */
+const common = { '401': err('Unauthorized'), '403': err('Denied') };
+const writes = { '400': err('BadRequest'), '413': err('TooLarge'), '415': err('NotJson') };
+
+const usernamePattern = '^[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*$';
+const robotNamePattern = '^[a-z0-9]+(?:[._-][a-z0-9]+)*$';
+
+export const openApiDocument: OpenApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'oci-registry management API',
+    version: '1',
+    description:
+      'Users, namespaces, members, robot accounts and the audit log. Present only when access control is on. ' +
+      'Credentials are read only from the Authorization header (HTTP Basic, or a Bearer token from /token), never from cookies; ' +
+      'writes must be sent as application/json. Errors use the OCI Distribution error body.',
+    license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+  },
+  servers: [{ url: '/api/v1' }],
+  security: [{ basic: [] }, { bearer: [] }],
+  tags: [
+    { name: 'users', description: 'accounts (administrators; a user may read their own and change their password)' },
+    { name: 'namespaces', description: 'namespaces, their visibility and members' },
+    { name: 'robots', description: 'robot accounts (access tokens for CI)' },
+    { name: 'audit', description: 'the audit log' },
+  ],
+  paths: {
+    '/openapi.json': {
+      get: { operationId: 'getOpenApi', summary: 'this document', tags: ['users'], security: [], responses: { '200': ok('the OpenAPI document', { type: 'object' }) } },
+    },
+    '/me': {
+      get: {
+        operationId: 'getMe',
+        summary: 'the caller: a user (with memberships) or a robot',
+        tags: ['users'],
+        responses: { '200': ok('the caller', ref('Me')), ...common },
+      },
+    },
+    '/users': {
+      get: { operationId: 'listUsers', summary: 'every user (administrators)', tags: ['users'], responses: { '200': ok('users', listOf('users', 'User')), ...common } },
+      post: {
+        operationId: 'createUser',
+        summary: 'create a user (administrators)',
+        tags: ['users'],
+        requestBody: body(ref('NewUser')),
+        responses: { '201': ok('created', ref('User')), ...common, ...writes, '409': err('Conflict') },
+      },
+    },
+    '/users/{username}': {
+      get: {
+        operationId: 'getUser',
+        summary: 'one user (administrators, or the user themselves)',
+        tags: ['users'],
+        parameters: [par('username')],
+        responses: { '200': ok('the user', ref('User')), ...common, '404': err('NotFound') },
+      },
+      patch: {
+        operationId: 'updateUser',
+        summary: 'change password, admin or disabled',
+        description: 'Administrators change any field of any user; a user may change only their own password. The last enabled administrator cannot be demoted or disabled (409).',
+        tags: ['users'],
+        parameters: [par('username')],
+        requestBody: body(ref('UserChange')),
+        responses: { '200': ok('the changed user', ref('User')), ...common, ...writes, '404': err('NotFound'), '409': err('Conflict') },
+      },
+      delete: {
+        operationId: 'deleteUser',
+        summary: 'delete a user and their memberships (administrators)',
+        tags: ['users'],
+        parameters: [par('username')],
+        responses: { '204': noContent, ...common, '404': err('NotFound'), '409': err('Conflict') },
+      },
+    },
+    '/namespaces': {
+      get: {
+        operationId: 'listNamespaces',
+        summary: 'namespaces the caller can see',
+        description: 'Administrators see all; others see public namespaces and those they are a member of. `role` is the caller’s role (or null).',
+        tags: ['namespaces'],
+        responses: { '200': ok('namespaces', listOf('namespaces', 'Namespace')), ...common },
+      },
+      post: {
+        operationId: 'createNamespace',
+        summary: 'create a namespace',
+        description:
+          'Administrators create any namespace and may name an `owner`. A user may create a namespace (and becomes its owner) unless the name is another user’s username.',
+        tags: ['namespaces'],
+        requestBody: body(ref('NewNamespace')),
+        responses: { '201': ok('created', ref('Namespace')), ...common, ...writes, '404': err('NotFound'), '409': err('Conflict') },
+      },
+    },
+    '/namespaces/{name}': {
+      get: {
+        operationId: 'getNamespace',
+        summary: 'one namespace (404 when the caller cannot see it)',
+        tags: ['namespaces'],
+        parameters: [par('namespace')],
+        responses: { '200': ok('the namespace', ref('Namespace')), ...common, '404': err('NotFound') },
+      },
+      patch: {
+        operationId: 'updateNamespace',
+        summary: 'change the visibility (owners, administrators)',
+        tags: ['namespaces'],
+        parameters: [par('namespace')],
+        requestBody: body(ref('NamespaceChange')),
+        responses: { '200': ok('the changed namespace', ref('Namespace')), ...common, ...writes, '404': err('NotFound') },
+      },
+      delete: {
+        operationId: 'deleteNamespace',
+        summary: 'delete a namespace with its members and robots, not its images (owners, administrators)',
+        tags: ['namespaces'],
+        parameters: [par('namespace')],
+        responses: { '204': noContent, ...common, '404': err('NotFound') },
+      },
+    },
+    '/namespaces/{name}/members': {
+      get: {
+        operationId: 'listMembers',
+        summary: 'members and their roles (members, administrators)',
+        tags: ['namespaces'],
+        parameters: [par('namespace')],
+        responses: { '200': ok('members', listOf('members', 'Member')), ...common, '404': err('NotFound') },
+      },
+    },
+    '/namespaces/{name}/members/{username}': {
+      get: {
+        operationId: 'getMember',
+        summary: 'one member (members, administrators)',
+        tags: ['namespaces'],
+        parameters: [par('namespace'), par('username')],
+        responses: { '200': ok('the member', ref('Member')), ...common, '404': err('NotFound') },
+      },
+      put: {
+        operationId: 'setMember',
+        summary: 'add a member or change their role (owners, administrators)',
+        description: 'An owner who is not an administrator cannot demote the last owner (409).',
+        tags: ['namespaces'],
+        parameters: [par('namespace'), par('username')],
+        requestBody: body(ref('MemberRole')),
+        responses: { '200': ok('role changed', ref('Member')), '201': ok('member added', ref('Member')), ...common, ...writes, '404': err('NotFound'), '409': err('Conflict') },
+      },
+      delete: {
+        operationId: 'removeMember',
+        summary: 'remove a member (owners, administrators)',
+        tags: ['namespaces'],
+        parameters: [par('namespace'), par('username')],
+        responses: { '204': noContent, ...common, '404': err('NotFound'), '409': err('Conflict') },
+      },
+    },
+    '/namespaces/{name}/robots': {
+      get: {
+        operationId: 'listNamespaceRobots',
+        summary: 'robots of the namespace (owners, administrators)',
+        tags: ['robots'],
+        parameters: [par('namespace')],
+        responses: { '200': ok('robots', listOf('robots', 'Robot')), ...common, '404': err('NotFound') },
+      },
+      post: {
+        operationId: 'createNamespaceRobot',
+        summary: 'create a robot named robot$<namespace>+<name>; the answer holds its secret, shown this once',
+        tags: ['robots'],
+        parameters: [par('namespace')],
+        requestBody: body(ref('NewRobot')),
+        responses: { '201': ok('created, with the secret', ref('CreatedRobot')), ...common, ...writes, '404': err('NotFound'), '409': err('Conflict') },
+      },
+    },
+    '/namespaces/{name}/robots/{robot}': {
+      delete: {
+        operationId: 'revokeNamespaceRobot',
+        summary: 'revoke a robot (its short name or full name) (owners, administrators)',
+        tags: ['robots'],
+        parameters: [par('namespace'), par('robot')],
+        responses: { '204': noContent, ...common, '404': err('NotFound') },
+      },
+    },
+    '/robots': {
+      get: { operationId: 'listRobots', summary: 'system-wide robots (administrators)', tags: ['robots'], responses: { '200': ok('robots', listOf('robots', 'Robot')), ...common } },
+      post: {
+        operationId: 'createRobot',
+        summary: 'create a system-wide robot named robot$<name>, acting in every namespace; the answer holds its secret, shown this once (administrators)',
+        tags: ['robots'],
+        requestBody: body(ref('NewRobot')),
+        responses: { '201': ok('created, with the secret', ref('CreatedRobot')), ...common, ...writes, '409': err('Conflict') },
+      },
+    },
+    '/robots/{robot}': {
+      delete: {
+        operationId: 'revokeRobot',
+        summary: 'revoke a system-wide robot (administrators)',
+        tags: ['robots'],
+        parameters: [par('robot')],
+        responses: { '204': noContent, ...common, '404': err('NotFound') },
+      },
+    },
+    '/audit': {
+      get: {
+        operationId: 'queryAudit',
+        summary: 'audit events, newest first',
+        description:
+          'Administrators see every event. An owner of a namespace may read the events of a repository in it (`repository` required). ' +
+          'When more events match, `next` (and a Link header with rel="next") gives the next page.',
+        tags: ['audit'],
+        parameters: [
+          { name: 'actor', in: 'query', description: 'username, robot name, `anonymous` or `system`', schema: { type: 'string' } },
+          { name: 'action', in: 'query', description: 'e.g. push, pull, delete, login, login.failed, user.create, member.set, robot.revoke', schema: { type: 'string' } },
+          { name: 'repository', in: 'query', schema: { type: 'string' } },
+          { name: 'since', in: 'query', description: 'inclusive', schema: { type: 'string', format: 'date-time' } },
+          { name: 'until', in: 'query', description: 'exclusive', schema: { type: 'string', format: 'date-time' } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          { name: 'before', in: 'query', description: 'only events with a smaller id (the paging cursor)', schema: { type: 'integer', minimum: 1 } },
+        ],
+        responses: {
+          '200': {
+            description: 'events',
+            headers: { Link: { description: '<next page>; rel="next", when there is one', schema: { type: 'string' } } },
+            content: json(ref('AuditPage')),
+          },
+          ...common,
+          '400': err('BadRequest'),
+        },
+      },
+    },
+  },
+  components: {
+    securitySchemes: {
+      basic: { type: 'http', scheme: 'basic', description: 'username (or robot name) and password (or robot secret)' },
+      bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'an access token from GET/POST /token' },
+    },
+    parameters: {
+      username: { name: 'username', in: 'path', required: true, schema: { type: 'string', pattern: usernamePattern, maxLength: MAX_USERNAME_LENGTH } },
+      namespace: { name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: usernamePattern, maxLength: MAX_NAMESPACE_LENGTH } },
+      robot: { name: 'robot', in: 'path', required: true, description: 'short name, or the full robot$… name', schema: { type: 'string' } },
+    },
+    responses: {
+      Unauthorized: { description: 'no or bad credentials (with WWW-Authenticate: Basic realm="registry")', content: json(ref('Errors')) },
+      Denied: { description: 'the caller may not do this (DENIED)', content: json(ref('Errors')) },
+      NotFound: { description: 'no such user, namespace, member or robot, or not visible to the caller (NAME_UNKNOWN)', content: json(ref('Errors')) },
+      BadRequest: { description: 'invalid input (UNSUPPORTED)', content: json(ref('Errors')) },
+      Conflict: { description: 'exists already, or would remove the last administrator / owner (UNSUPPORTED)', content: json(ref('Errors')) },
+      NotJson: { description: 'the body is not application/json (UNSUPPORTED)', content: json(ref('Errors')) },
+      TooLarge: { description: 'the body is over 64 KiB (SIZE_INVALID)', content: json(ref('Errors')) },
+    },
+    schemas: {
+      Errors: {
+        type: 'object',
+        required: ['errors'],
+        properties: {
+          errors: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['code', 'message'],
+              properties: { code: { type: 'string', examples: ['UNAUTHORIZED', 'DENIED', 'NAME_UNKNOWN', 'UNSUPPORTED'] }, message: { type: 'string' }, detail: {} },
+            },
+          },
+        },
+      },
+      User: {
+        type: 'object',
+        required: ['username', 'admin', 'disabled', 'createdAt'],
+        properties: {
+          username: { type: 'string' },
+          admin: { type: 'boolean' },
+          disabled: { type: 'boolean' },
+          createdAt: { type: 'string', format: 'date-time' },
+        },
+      },
+      NewUser: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['username', 'password'],
+        properties: {
+          username: { type: 'string', pattern: usernamePattern, maxLength: MAX_USERNAME_LENGTH },
+          password: { type: 'string', minLength: MIN_PASSWORD_LENGTH, maxLength: MAX_PASSWORD_LENGTH, writeOnly: true },
+          admin: { type: 'boolean', default: false },
+        },
+      },
+      UserChange: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'at least one field',
+        properties: {
+          password: { type: 'string', minLength: MIN_PASSWORD_LENGTH, maxLength: MAX_PASSWORD_LENGTH, writeOnly: true },
+          admin: { type: 'boolean' },
+          disabled: { type: 'boolean' },
+        },
+      },
+      Me: {
+        type: 'object',
+        required: ['kind'],
+        description: 'for a user: the User fields and memberships; for a robot: name, namespace and actions',
+        properties: {
+          kind: { type: 'string', enum: ['user', 'robot'] },
+          username: { type: 'string' },
+          admin: { type: 'boolean' },
+          disabled: { type: 'boolean' },
+          createdAt: { type: 'string', format: 'date-time' },
+          memberships: {
+            type: 'array',
+            items: { type: 'object', properties: { namespace: { type: 'string' }, role: { type: 'string', enum: ['owner', 'maintainer', 'developer', 'reader'] } } },
+          },
+          name: { type: 'string' },
+          namespace: { type: ['string', 'null'] },
+          actions: { type: 'array', items: { type: 'string', enum: ['pull', 'push', 'delete'] } },
+        },
+      },
+      Namespace: {
+        type: 'object',
+        required: ['name', 'visibility', 'createdAt'],
+        properties: {
+          name: { type: 'string' },
+          visibility: { type: 'string', enum: ['public', 'private'] },
+          createdAt: { type: 'string', format: 'date-time' },
+          role: { type: ['string', 'null'], enum: ['owner', 'maintainer', 'developer', 'reader', null], description: 'the caller’s role' },
+        },
+      },
+      NewNamespace: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          name: { type: 'string', pattern: usernamePattern, maxLength: MAX_NAMESPACE_LENGTH },
+          visibility: { type: 'string', enum: ['public', 'private'], default: 'private' },
+          owner: { type: 'string', description: 'administrators only: the user to make owner' },
+        },
+      },
+      NamespaceChange: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['visibility'],
+        properties: { visibility: { type: 'string', enum: ['public', 'private'] } },
+      },
+      Member: {
+        type: 'object',
+        required: ['username', 'role'],
+        properties: { username: { type: 'string' }, role: { type: 'string', enum: ['owner', 'maintainer', 'developer', 'reader'] } },
+      },
+      MemberRole: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['role'],
+        description: 'owner and maintainer: pull, push, delete; developer: pull, push; reader: pull',
+        properties: { role: { type: 'string', enum: ['owner', 'maintainer', 'developer', 'reader'] } },
+      },
+      Robot: {
+        type: 'object',
+        required: ['name', 'namespace', 'actions', 'expiresAt', 'expired', 'revoked', 'lastUsedAt', 'createdBy', 'createdAt'],
+        properties: {
+          name: { type: 'string', examples: ['robot$team+ci', 'robot$mirror'] },
+          namespace: { type: ['string', 'null'] },
+          actions: { type: 'array', items: { type: 'string', enum: ['pull', 'push', 'delete'] } },
+          expiresAt: { type: ['string', 'null'], format: 'date-time' },
+          expired: { type: 'boolean' },
+          revoked: { type: 'boolean' },
+          lastUsedAt: { type: ['string', 'null'], format: 'date-time' },
+          createdBy: { type: 'string' },
+          createdAt: { type: 'string', format: 'date-time' },
+        },
+      },
+      CreatedRobot: {
+        type: 'object',
+        description: 'a Robot with its secret: the password for HTTP Basic or docker login, shown only in this answer',
+        required: ['name', 'secret'],
+        properties: { name: { type: 'string' }, secret: { type: 'string', readOnly: true } },
+        additionalProperties: true,
+      },
+      NewRobot: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'actions'],
+        description: 'give expiresAt or expiresInDays, or neither (no expiry)',
+        properties: {
+          name: { type: 'string', pattern: robotNamePattern, maxLength: MAX_ROBOT_NAME_LENGTH },
+          actions: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: ['pull', 'push', 'delete'] } },
+          expiresAt: { type: 'string', format: 'date-time' },
+          expiresInDays: { type: 'integer', minimum: 1, maximum: 3650 },
+        },
+      },
+      AuditEvent: {
+        type: 'object',
+        required: ['id', 'at', 'actor', 'action'],
+        properties: {
+          id: { type: 'integer' },
+          at: { type: 'string', format: 'date-time' },
+          actor: { type: 'string' },
+          action: { type: 'string' },
+          source: { type: ['string', 'null'] },
+          repository: { type: ['string', 'null'] },
+          reference: { type: ['string', 'null'] },
+          digest: { type: ['string', 'null'] },
+          detail: { type: ['object', 'null'] },
+        },
+      },
+      AuditPage: {
+        type: 'object',
+        required: ['events'],
+        properties: { events: { type: 'array', items: ref('AuditEvent') }, next: { type: 'string', description: 'URL of the next page' } },
+      },
+    },
+  },
+};
+
+export function registerOpenApiRoute(app: FastifyInstance): void {
+  publicRoute(app, '/openapi.json', () => ({ body: openApiDocument }));
+}
