@@ -1,5 +1,6 @@
-// Turns credentials into an identity: passwords of users (argon2id), secrets of robot accounts,
-// and bearer tokens. Failed logins are throttled and audited; secrets are never logged.
+// Turns credentials into an identity: passwords of users (argon2id; bcrypt for users imported
+// from htpasswd), secrets of robot accounts, and bearer tokens. Failed logins are throttled
+// and audited; secrets are never logged.
 import { createHash } from 'node:crypto';
 import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
 import bcrypt from 'bcryptjs';
