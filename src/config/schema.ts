@@ -68,6 +68,8 @@ export const ConfigSchema = z
         url: z.string().optional(),
         /** How long a tag or manifest lookup stays cached. */
         cacheTtlSeconds: z.coerce.number().int().min(1).default(60),
+        /** Prefix of every key, so several registries can share one Redis. */
+        keyPrefix: z.string().default('registry:'),
       })
       .prefault({}),
     uploads: z

@@ -30,6 +30,6 @@ export async function openMetadataStore(config: Config, logger: Logger): Promise
   const store = await openSqlStore(config);
   if (!config.redis.url) return { metadata: store, access: store.access() };
   const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('./cached.js'), import('../cache/cache.js')]);
-  const redis = new RedisCache(config.redis.url, logger);
+  const redis = new RedisCache(config.redis.url, logger, config.redis.keyPrefix);
   return { metadata: new CachedMetadataStore(store, redis, config.redis.cacheTtlSeconds), access: store.access(), redis };
 }

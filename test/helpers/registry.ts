@@ -72,7 +72,8 @@ async function backendSettings(dataDir: string, forceScaleOut = false): Promise<
         prefix: `${name}/`,
       },
     },
-    ...(env['TEST_REDIS_URL'] ? { redis: { url: env['TEST_REDIS_URL'] } } : {}),
+    // Each registry its own Redis keys: login throttles and caches must not leak between tests.
+    ...(env['TEST_REDIS_URL'] ? { redis: { url: env['TEST_REDIS_URL'], keyPrefix: `${name}:` } } : {}),
   };
 }
 
