@@ -21,6 +21,7 @@ import { TokenService } from './auth/tokens.js';
 import { LoginThrottle, MemoryCounter } from './auth/throttle.js';
 import { registerTokenEndpoint } from './http/token.js';
 import { registerApi } from './http/api/index.js';
+import { NamespacePolicies } from './registry/policies.js';
 
 const ORPHAN_GRACE_MS = 3600_000;
 
@@ -33,6 +34,8 @@ export interface App {
   blobStore: BlobStore;
   blobs: BlobService;
   manifests: ManifestService;
+  /** Immutable tags, quotas, manifest tracking (pull counts are flushed in batches). */
+  policies: NamespacePolicies;
   logger: Logger;
   /** Read the TLS certificate and key again (SIGHUP); new connections use them. */
   reloadTls(): void;
@@ -44,13 +47,14 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level })): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const { metadata, access, redis } = await openMetadataStore(config, logger);
+  const { metadata, access, policies: policyStore, redis } = await openMetadataStore(config, logger);
   const auditor = new Auditor(access, logger);
+  const policies = new NamespacePolicies(policyStore, (err, what) => logger.error({ err }, what));
   const blobs = new BlobService(blobStore, metadata, {
     deletesEnabled: config.deletes.enabled,
     ...(config.storage.driver === 's3' && config.storage.s3.redirect ? { redirectExpirySeconds: config.storage.s3.redirectExpirySeconds } : {}),
-  });
-  const manifests = new ManifestService(metadata, { deletesEnabled: config.deletes.enabled });
+  }, policies);
+  const manifests = new ManifestService(metadata, { deletesEnabled: config.deletes.enabled }, policies);
 
   // The filesystem store belongs to this process alone; a shared store may hold uploads other
   // nodes are just starting, so only old orphans are removed there.
@@ -74,7 +78,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
 
   if (auth) {
     registerTokenEndpoint(server, auth.tokenEndpoint);
-    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor });
+    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies });
   }
 
   const purge = setInterval(() => {
@@ -95,6 +99,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     blobStore,
     blobs,
     manifests,
+    policies,
     logger,
     reloadTls() {
       if (!config.http.tls.certFile) return;
@@ -116,6 +121,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       await server.close();
       clearTimeout(grace);
       await auditor.flush();
+      await policies.flush();
       await metadata.close();
     },
   };

@@ -7,6 +7,7 @@ import type { MetadataStore } from './store.js';
 import type { Logger } from 'pino';
 import type { AccessStore } from './access-store.js';
 import type { RedisCache } from '../cache/cache.js';
+import type { PolicyStore } from './policy-store.js';
 
 export async function openSqlStore(config: Config, options: { migrate?: boolean } = {}): Promise<SqlMetadataStore> {
   // Drivers other than SQLite (and the Redis cache) are loaded only when configured: pg,
@@ -21,6 +22,8 @@ export async function openSqlStore(config: Config, options: { migrate?: boolean 
 export interface OpenedMetadata {
   metadata: MetadataStore;
   access: AccessStore;
+  /** Immutable tags, quotas, manifest tracking (never cached: enforcement reads the database). */
+  policies: PolicyStore;
   /** The Redis connection, when one is configured (also used for shared counters). */
   redis?: RedisCache;
 }
@@ -28,8 +31,8 @@ export interface OpenedMetadata {
 /** The metadata store (behind the Redis cache when one is configured) and the access store. */
 export async function openMetadataStore(config: Config, logger: Logger): Promise<OpenedMetadata> {
   const store = await openSqlStore(config);
-  if (!config.redis.url) return { metadata: store, access: store.access() };
+  if (!config.redis.url) return { metadata: store, access: store.access(), policies: store.policies() };
   const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('./cached.js'), import('../cache/cache.js')]);
   const redis = new RedisCache(config.redis.url, logger, config.redis.keyPrefix);
-  return { metadata: new CachedMetadataStore(store, redis, config.redis.cacheTtlSeconds), access: store.access(), redis };
+  return { metadata: new CachedMetadataStore(store, redis, config.redis.cacheTtlSeconds), access: store.access(), policies: store.policies(), redis };
 }

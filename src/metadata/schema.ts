@@ -119,6 +119,34 @@ export interface SettingsTable {
   value: string;
 }
 
+// --- policies (migration 0030_policies): immutable tags, quotas, manifest tracking
+
+export interface ImmutableRulesTable {
+  id: string;
+  /** A namespace name (the first path segment), whether or not access control knows it. */
+  namespace: string;
+  /** A glob over tag names: `*` any run of characters, `?` one character. */
+  pattern: string;
+  created_by: string;
+  created_at: Int;
+}
+
+export interface NamespaceQuotasTable {
+  namespace: string;
+  limit_bytes: NullableInt;
+  limit_repositories: NullableInt;
+  updated_at: Int;
+}
+
+export interface ManifestStatsTable {
+  repository: string;
+  digest: string;
+  pushed_at: NullableInt;
+  pushed_by: ColumnType<string | null, string | null | undefined, string | null>;
+  last_pulled_at: NullableInt;
+  pull_count: Int;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -133,6 +161,9 @@ export interface Database {
   robots: RobotsTable;
   audit: AuditTable;
   settings: SettingsTable;
+  immutable_rules: ImmutableRulesTable;
+  namespace_quotas: NamespaceQuotasTable;
+  manifest_stats: ManifestStatsTable;
 }
 
 export function toNumber(value: number | string | bigint): number {

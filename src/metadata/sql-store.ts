@@ -5,6 +5,8 @@ import { migrationProvider, type SqlDialect } from './migrations/index.js';
 import { toNumber, type Database, type ManifestsTable } from './schema.js';
 import type { AccessStore } from './access-store.js';
 import { SqlAccessStore } from './sql-access-store.js';
+import type { PolicyStore } from './policy-store.js';
+import { SqlPolicyStore } from './sql-policy-store.js';
 import type {
   BlobLink,
   ManifestRecord,
@@ -67,6 +69,14 @@ export class SqlMetadataStore implements MetadataStore {
   access(): AccessStore {
     this.accessStore ??= new SqlAccessStore(this.db);
     return this.accessStore;
+  }
+
+  private policyStore: SqlPolicyStore | undefined;
+
+  /** Immutable-tag rules, quotas and manifest tracking, on the same database. */
+  policies(): PolicyStore {
+    this.policyStore ??= new SqlPolicyStore(this.db);
+    return this.policyStore;
   }
 
   /** Bring the schema to the newest version. */

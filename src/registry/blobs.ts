@@ -10,6 +10,7 @@ import { fromHash, parseDigest, type Digest } from './digest.js';
 import { checkName, isValidName } from './names.js';
 import { KeyedLock } from './keyed-lock.js';
 import type { ByteRange } from './ranges.js';
+import { noPolicies, type RegistryPolicies } from './policies.js';
 
 const UPLOAD_ID = /^[A-Za-z0-9-]{1,64}$/;
 /** How long a chunk write may hold an upload without renewing its claim. */
@@ -48,6 +49,7 @@ export class BlobService {
     private readonly blobs: BlobStore,
     private readonly metadata: MetadataStore,
     private readonly options: BlobServiceOptions,
+    private readonly policies: RegistryPolicies = noPolicies,
   ) {}
 
   /** The blob as linked into `repository`; throws BLOB_UNKNOWN. */
@@ -94,12 +96,15 @@ export class BlobService {
     }
     const link = await this.metadata.getBlobLink(from, digest.value);
     if (!link || !(await this.blobs.stat(digest))) return undefined;
+    await this.policies.checkRepositoryCreate(repository);
+    await this.policies.checkBlobLink(repository, digest.value, link.size);
     await this.metadata.linkBlob(repository, digest.value, link.size);
     return { digest, size: link.size };
   }
 
   async startUpload(repository: string): Promise<UploadSessionRecord> {
     checkName(repository);
+    await this.policies.checkRepositoryCreate(repository);
     const id = newUploadId('');
     await this.blobs.createUpload(id);
     try {
@@ -114,6 +119,7 @@ export class BlobService {
   async putMonolithic(repository: string, digestValue: string, chunk: ChunkRequest): Promise<BlobInfo> {
     checkName(repository);
     const digest = parseDigest(digestValue);
+    await this.policies.checkRepositoryCreate(repository);
     // Staged under an id the metadata store never sees: a crash leaves an orphan that the
     // start-up sweep removes.
     const id = newUploadId('m');
@@ -126,6 +132,7 @@ export class BlobService {
       if (actual.value !== digest.value) {
         throw new RegistryError('DIGEST_INVALID', undefined, { expected: digest.value, actual: actual.value });
       }
+      await this.policies.checkBlobLink(repository, digest.value, size);
       await this.commit(id, size, digest);
       await this.metadata.linkBlob(repository, digest.value, size);
       return { digest, size };
@@ -164,6 +171,7 @@ export class BlobService {
         if (actual.value !== digest.value) {
           throw new RegistryError('DIGEST_INVALID', undefined, { expected: digest.value, actual: actual.value });
         }
+        await this.policies.checkBlobLink(repository, digest.value, final.size);
         await this.commit(final.id, final.size, digest);
         await this.metadata.linkBlob(repository, digest.value, final.size);
         await this.metadata.deleteUpload(final.id);

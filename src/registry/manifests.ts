@@ -6,6 +6,7 @@ import { checkName, checkTag } from './names.js';
 import { parseManifest, requiredBlobs, type ParsedManifest } from './manifest.js';
 import { MANIFEST_MEDIA_TYPES, MediaType, accepts, type ManifestMediaType } from './media-types.js';
 import type { ManifestRecord, MetadataStore, ReferrerRecord } from '../metadata/store.js';
+import { noPolicies, type RegistryPolicies } from './policies.js';
 
 export interface ManifestServiceOptions {
   deletesEnabled: boolean;
@@ -47,9 +48,11 @@ export class ManifestService {
   constructor(
     private readonly metadata: MetadataStore,
     private readonly options: ManifestServiceOptions,
+    private readonly policies: RegistryPolicies = noPolicies,
   ) {}
 
-  async put(repository: string, reference: string, body: Buffer, contentType: string | undefined): Promise<PushedManifest> {
+  /** `actor` is who pushes (recorded with the manifest). */
+  async put(repository: string, reference: string, body: Buffer, contentType: string | undefined, actor = 'anonymous'): Promise<PushedManifest> {
     checkName(repository);
     const ref = parseReference(reference);
     const algorithm = ref.kind === 'digest' ? parseDigest(ref.digest).algorithm : 'sha256';
@@ -59,6 +62,8 @@ export class ManifestService {
     }
     const manifest = parseManifest(body, contentType);
     await this.checkReferences(repository, manifest);
+    if (ref.kind === 'tag') await this.policies.checkTagPush(repository, ref.tag, digest);
+    await this.policies.checkRepositoryCreate(repository);
     await this.metadata.putManifest({
       repository,
       digest,
@@ -73,6 +78,7 @@ export class ManifestService {
       ],
       ...(ref.kind === 'tag' ? { tag: ref.tag } : {}),
     });
+    await this.policies.manifestPushed(repository, digest, actor);
     return { digest, ...(manifest.subject ? { subject: manifest.subject.digest.value } : {}) };
   }
 
@@ -94,7 +100,7 @@ export class ManifestService {
    * The manifest a GET or HEAD returns. `accept` is the client's Accept list; when the client
    * clearly negotiates manifest types and ours is not among them, answer MANIFEST_UNKNOWN.
    */
-  async get(repository: string, reference: string, accept: string[]): Promise<ManifestRecord> {
+  async get(repository: string, reference: string, accept: string[], options: { countPull?: boolean } = {}): Promise<ManifestRecord> {
     checkName(repository);
     const ref = parseReference(reference);
     const record = ref.kind === 'tag' ? await this.metadata.getManifestByTag(repository, ref.tag) : await this.metadata.getManifest(repository, ref.digest);
@@ -105,6 +111,7 @@ export class ManifestService {
         mediaType: record.mediaType,
       });
     }
+    if (options.countPull) this.policies.manifestPulled(repository, record.digest);
     return record;
   }
 
@@ -112,6 +119,8 @@ export class ManifestService {
     if (!this.options.deletesEnabled) throw new RegistryError('UNSUPPORTED', 'deletes are disabled on this registry');
     checkName(repository);
     const ref = parseReference(reference);
+    if (ref.kind === 'tag') await this.policies.checkTagDelete(repository, ref.tag);
+    else await this.policies.checkManifestDelete(repository, ref.digest);
     const deleted = ref.kind === 'tag' ? await this.metadata.deleteTag(repository, ref.tag) : await this.metadata.deleteManifest(repository, ref.digest);
     if (!deleted) throw new RegistryError('MANIFEST_UNKNOWN', undefined, ref.kind === 'tag' ? { tag: ref.tag } : { digest: ref.digest });
   }

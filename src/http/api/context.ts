@@ -9,6 +9,7 @@ import { parseBasic, parseBearer, type Authenticator } from '../../auth/authenti
 import type { AccessPolicy } from '../../auth/policy.js';
 import type { Auditor, AuditInput } from '../../auth/audit.js';
 import type { AccessStore } from '../../metadata/access-store.js';
+import type { NamespacePolicies } from '../../registry/policies.js';
 import { actorName, type Identity, type NamespaceRecord, type RobotRecord, type Role, type UserRecord } from '../../auth/model.js';
 
 export const API_PREFIX = '/api/v1';
@@ -19,6 +20,8 @@ export interface ApiContext {
   authenticator: Authenticator;
   policy: AccessPolicy;
   auditor: Auditor;
+  /** Immutable-tag rules, quotas and manifest tracking. */
+  policies: NamespacePolicies;
 }
 
 /** An authenticated caller: a user or a robot, as the store knows it right now. */

@@ -8,6 +8,7 @@ import { registerMemberRoutes } from './members.js';
 import { registerRobotRoutes } from './robots.js';
 import { registerAuditRoutes } from './audit.js';
 import { registerOpenApiRoute } from './openapi.js';
+import { registerPolicyRoutes } from './policies.js';
 
 export type { ApiContext } from './context.js';
 
@@ -18,4 +19,5 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
   registerMemberRoutes(app, ctx);
   registerRobotRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
+  registerPolicyRoutes(app, ctx);
 }

@@ -105,6 +105,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'namespaces', description: 'namespaces, their visibility and members' },
     { name: 'robots', description: 'robot accounts (access tokens for CI)' },
     { name: 'audit', description: 'the audit log' },
+    { name: 'policies', description: 'immutable tags and quotas per namespace; push and pull tracking per manifest' },
   ],
   paths: {
     '/openapi.json': {
@@ -227,6 +228,68 @@ export const openApiDocument: OpenApiDocument = {
         tags: ['namespaces'],
         parameters: [par('namespace'), par('username')],
         responses: { '204': noContent, ...common, '404': err('NotFound'), '409': err('Conflict') },
+      },
+    },
+    '/namespaces/{name}/immutable-rules': {
+      get: {
+        operationId: 'listImmutableRules',
+        summary: 'immutable-tag rules of the namespace (members, administrators)',
+        tags: ['policies'],
+        parameters: [par('namespace')],
+        responses: { '200': ok('rules', listOf('rules', 'ImmutableRule')), ...common, '404': err('NotFound') },
+      },
+      post: {
+        operationId: 'createImmutableRule',
+        summary: 'add a rule (owners, administrators)',
+        description:
+          'Tags matching the pattern (glob: `*` any run of characters, `?` one character) cannot be moved to another digest or deleted once pushed, ' +
+          'nor can the manifest they point at be deleted by digest (403 DENIED naming the rule). Pushing the same digest again is allowed.',
+        tags: ['policies'],
+        parameters: [par('namespace')],
+        requestBody: body(ref('NewImmutableRule')),
+        responses: { '201': ok('created', ref('ImmutableRule')), ...common, ...writes, '404': err('NotFound'), '409': err('Conflict') },
+      },
+    },
+    '/namespaces/{name}/immutable-rules/{id}': {
+      delete: {
+        operationId: 'deleteImmutableRule',
+        summary: 'remove a rule (owners, administrators)',
+        tags: ['policies'],
+        parameters: [par('namespace'), { name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '204': noContent, ...common, '404': err('NotFound') },
+      },
+    },
+    '/namespaces/{name}/quota': {
+      get: {
+        operationId: 'getQuota',
+        summary: 'limits and usage of the namespace (members, administrators)',
+        description: 'usedBytes: the sizes of the distinct blobs linked into any repository of the namespace, each counted once.',
+        tags: ['policies'],
+        parameters: [par('namespace')],
+        responses: { '200': ok('quota and usage', ref('Quota')), ...common, '404': err('NotFound') },
+      },
+      put: {
+        operationId: 'setQuota',
+        summary: 'set the limits (administrators)',
+        description: 'null (or absent) removes a limit. A blob push or mount over the byte limit, or a new repository over the count, is refused with 403 DENIED.',
+        tags: ['policies'],
+        parameters: [par('namespace')],
+        requestBody: body(ref('QuotaChange')),
+        responses: { '200': ok('quota and usage', ref('Quota')), ...common, ...writes, '404': err('NotFound') },
+      },
+    },
+    '/repositories/{repository}/tags': {
+      get: {
+        operationId: 'listTagTracking',
+        summary: 'tags with push and pull tracking (callers who may pull the repository)',
+        description: 'Pull counts are written in batches about once a second; repositories the caller may not pull answer 404.',
+        tags: ['policies'],
+        parameters: [
+          { name: 'repository', in: 'path', required: true, description: 'the repository name (may contain slashes)', schema: { type: 'string' } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          { name: 'last', in: 'query', description: 'only tags after this one (the paging cursor)', schema: { type: 'string' } },
+        ],
+        responses: { '200': ok('tags', ref('TagTrackingPage')), ...common, '400': err('BadRequest'), '404': err('NotFound') },
       },
     },
     '/namespaces/{name}/robots': {
@@ -457,6 +520,56 @@ export const openApiDocument: OpenApiDocument = {
           expiresAt: { type: 'string', format: 'date-time' },
           expiresInDays: { type: 'integer', minimum: 1, maximum: 3650 },
         },
+      },
+      ImmutableRule: {
+        type: 'object',
+        required: ['id', 'namespace', 'pattern', 'createdBy', 'createdAt'],
+        properties: {
+          id: { type: 'string' },
+          namespace: { type: 'string' },
+          pattern: { type: 'string', examples: ['v*', '*', 'release-??'] },
+          createdBy: { type: 'string' },
+          createdAt: { type: 'string', format: 'date-time' },
+        },
+      },
+      NewImmutableRule: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['pattern'],
+        properties: { pattern: { type: 'string', pattern: '^[A-Za-z0-9_.*?-]{1,128}$' } },
+      },
+      Quota: {
+        type: 'object',
+        required: ['namespace', 'limitBytes', 'usedBytes', 'limitRepositories', 'repositories'],
+        properties: {
+          namespace: { type: 'string' },
+          limitBytes: { type: ['integer', 'null'] },
+          usedBytes: { type: 'integer' },
+          limitRepositories: { type: ['integer', 'null'] },
+          repositories: { type: 'integer' },
+        },
+      },
+      QuotaChange: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { limitBytes: { type: ['integer', 'null'], minimum: 0 }, limitRepositories: { type: ['integer', 'null'], minimum: 0 } },
+      },
+      TagTracking: {
+        type: 'object',
+        required: ['tag', 'digest', 'pushedAt', 'pushedBy', 'lastPulledAt', 'pullCount'],
+        properties: {
+          tag: { type: 'string' },
+          digest: { type: 'string' },
+          pushedAt: { type: ['string', 'null'], format: 'date-time', description: 'last push of the manifest (null: pushed before tracking existed)' },
+          pushedBy: { type: ['string', 'null'] },
+          lastPulledAt: { type: ['string', 'null'], format: 'date-time' },
+          pullCount: { type: 'integer' },
+        },
+      },
+      TagTrackingPage: {
+        type: 'object',
+        required: ['repository', 'tags'],
+        properties: { repository: { type: 'string' }, tags: { type: 'array', items: ref('TagTracking') }, next: { type: 'string', description: 'URL of the next page' } },
       },
       AuditEvent: {
         type: 'object',

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { contentLength, type V2Handler } from './context.js';
 import { RegistryError } from '../../registry/errors.js';
 import { parseAccept } from '../../registry/media-types.js';
+import { actorName } from '../../auth/model.js';
 
 function tooLarge(limit: number): RegistryError {
   return new RegistryError('SIZE_INVALID', `manifest exceeds the ${limit} byte limit`, { limit }, { status: 413 });
@@ -29,7 +30,7 @@ async function readLimited(request: FastifyRequest, limit: number): Promise<Buff
 }
 
 export const getManifest: V2Handler = async (ctx, request, reply, { name, reference }) => {
-  const manifest = await ctx.manifests.get(name!, reference!, parseAccept(request.headers.accept));
+  const manifest = await ctx.manifests.get(name!, reference!, parseAccept(request.headers.accept), { countPull: request.method === 'GET' });
   reply
     .code(200)
     .header('Content-Type', manifest.mediaType)
@@ -39,9 +40,9 @@ export const getManifest: V2Handler = async (ctx, request, reply, { name, refere
   reply.send(request.method === 'HEAD' ? undefined : manifest.content);
 };
 
-export const putManifest: V2Handler = async (ctx, request, reply, { name, reference }) => {
+export const putManifest: V2Handler = async (ctx, request, reply, { name, reference }, access) => {
   const body = await readLimited(request, ctx.manifestMaxBytes);
-  const pushed = await ctx.manifests.put(name!, reference!, body, request.headers['content-type']);
+  const pushed = await ctx.manifests.put(name!, reference!, body, request.headers['content-type'], actorName(access.identity));
   reply.code(201).header('Location', `/v2/${name}/manifests/${pushed.digest}`).header('Docker-Content-Digest', pushed.digest).header('Content-Length', 0);
   if (pushed.subject) reply.header('OCI-Subject', pushed.subject);
   reply.send();

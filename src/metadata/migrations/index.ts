@@ -152,6 +152,41 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
           .execute();
       },
     },
+    // Policies per namespace (by name: they work with access control off too): immutable-tag
+    // rules and quotas; and per manifest who pushed it when, and its pulls (written in batches).
+    // Quota usage needs no extra index: the primary keys of repository_blobs (repository,
+    // digest) and repositories (name) serve the namespace prefix range scans.
+    '0030_policies': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('immutable_rules')
+          .addColumn('id', text(64), (c) => c.primaryKey())
+          .addColumn('namespace', text(255), (c) => c.notNull())
+          .addColumn('pattern', text(128), (c) => c.notNull())
+          .addColumn('created_by', text(255), (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addUniqueConstraint('immutable_rules_pattern', ['namespace', 'pattern'])
+          .execute();
+        await db.schema
+          .createTable('namespace_quotas')
+          .addColumn('namespace', text(255), (c) => c.primaryKey())
+          .addColumn('limit_bytes', 'bigint')
+          .addColumn('limit_repositories', 'bigint')
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('manifest_stats')
+          .addColumn('repository', text(255), (c) => c.notNull())
+          .addColumn('digest', text(200), (c) => c.notNull())
+          .addColumn('pushed_at', 'bigint')
+          .addColumn('pushed_by', text(255))
+          .addColumn('last_pulled_at', 'bigint')
+          .addColumn('pull_count', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addPrimaryKeyConstraint('manifest_stats_pk', ['repository', 'digest'])
+          .addForeignKeyConstraint('manifest_stats_manifest', ['repository', 'digest'], 'manifests', ['repository', 'digest'], (c) => c.onDelete('cascade'))
+          .execute();
+      },
+    },
   };
 }
 
