@@ -21,6 +21,7 @@ import { TokenService } from './auth/tokens.js';
 import { LoginThrottle, MemoryCounter } from './auth/throttle.js';
 import { registerTokenEndpoint } from './http/token.js';
 import { registerApi } from './http/api/index.js';
+import { GarbageCollector, type GcReport } from './registry/gc.js';
 
 const ORPHAN_GRACE_MS = 3600_000;
 
@@ -33,6 +34,8 @@ export interface App {
   blobStore: BlobStore;
   blobs: BlobService;
   manifests: ManifestService;
+  /** Online garbage collection (also run every gc.intervalMs when that is set). */
+  collectGarbage(options?: { dryRun?: boolean }): Promise<GcReport>;
   logger: Logger;
   /** Read the TLS certificate and key again (SIGHUP); new connections use them. */
   reloadTls(): void;
@@ -44,7 +47,7 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level })): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const { metadata, access, redis } = await openMetadataStore(config, logger);
+  const { metadata, access, redis, gc: gcStore } = await openMetadataStore(config, logger);
   const auditor = new Auditor(access, logger);
   const blobs = new BlobService(blobStore, metadata, {
     deletesEnabled: config.deletes.enabled,
@@ -85,6 +88,36 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   }, config.uploads.purgeIntervalMs);
   purge.unref();
 
+  const collector = new GarbageCollector(gcStore, blobStore);
+  let collecting: Promise<GcReport> | undefined;
+  const collectGarbage = (options: { dryRun?: boolean } = {}): Promise<GcReport> => {
+    const run = () =>
+      collector.run({
+        reviewDelayMs: config.gc.reviewDelayMs,
+        deleteUntaggedManifests: config.gc.deleteUntaggedManifests,
+        dryRun: options.dryRun === true,
+        purgeUploads: (ttl) => blobs.purgeStaleUploads(ttl),
+        uploadTtlMs: config.uploads.sessionTtlMs,
+      });
+    if (options.dryRun) return run();
+    // One collection at a time per process; other nodes may run theirs (deletes are idempotent).
+    collecting ??= run().finally(() => {
+        collecting = undefined;
+      });
+    return collecting;
+  };
+  const gcTimer =
+    config.gc.intervalMs > 0
+      ? setInterval(() => {
+          if (collecting) return;
+          collectGarbage().then(
+            (report) => (report.blobsDeleted || report.manifestsDeleted) && logger.info({ gc: report }, 'garbage collected'),
+            (err: unknown) => logger.warn({ err }, 'garbage collection failed'),
+          );
+        }, config.gc.intervalMs)
+      : undefined;
+  gcTimer?.unref();
+
   let closed = false;
   return {
     config,
@@ -95,6 +128,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     blobStore,
     blobs,
     manifests,
+    collectGarbage,
     logger,
     reloadTls() {
       if (!config.http.tls.certFile) return;
@@ -111,6 +145,8 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       if (closed) return;
       closed = true;
       clearInterval(purge);
+      if (gcTimer) clearInterval(gcTimer);
+      await collecting?.catch(() => undefined);
       const grace = setTimeout(() => server.server.closeAllConnections(), config.http.shutdownGraceMs);
       grace.unref();
       await server.close();

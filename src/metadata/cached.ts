@@ -176,6 +176,15 @@ export class CachedMetadataStore implements MetadataStore {
   ping(): Promise<void> {
     return this.inner.ping();
   }
+  reserveBlobLink(repository: string, digest: string, size: number): Promise<'linked' | 'wait'> {
+    return this.inner.reserveBlobLink(repository, digest, size);
+  }
+  linkStoredBlob(repository: string, digest: string): Promise<BlobLink | undefined> {
+    return this.inner.linkStoredBlob(repository, digest);
+  }
+  touchBlobLink(repository: string, digest: string): Promise<boolean> {
+    return this.inner.touchBlobLink(repository, digest);
+  }
   async close(): Promise<void> {
     await this.cache.close();
     await this.inner.close();

@@ -7,6 +7,7 @@ import type { MetadataStore } from './store.js';
 import type { Logger } from 'pino';
 import type { AccessStore } from './access-store.js';
 import type { RedisCache } from '../cache/cache.js';
+import type { SqlGcStore } from './sql-gc-store.js';
 
 export async function openSqlStore(config: Config, options: { migrate?: boolean } = {}): Promise<SqlMetadataStore> {
   // Drivers other than SQLite (and the Redis cache) are loaded only when configured: pg,
@@ -23,13 +24,15 @@ export interface OpenedMetadata {
   access: AccessStore;
   /** The Redis connection, when one is configured (also used for shared counters). */
   redis?: RedisCache;
+  /** Garbage collection and scrub queries (always on the database itself, never cached). */
+  gc: SqlGcStore;
 }
 
 /** The metadata store (behind the Redis cache when one is configured) and the access store. */
 export async function openMetadataStore(config: Config, logger: Logger): Promise<OpenedMetadata> {
   const store = await openSqlStore(config);
-  if (!config.redis.url) return { metadata: store, access: store.access() };
+  if (!config.redis.url) return { metadata: store, access: store.access(), gc: store.gc() };
   const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('./cached.js'), import('../cache/cache.js')]);
   const redis = new RedisCache(config.redis.url, logger, config.redis.keyPrefix);
-  return { metadata: new CachedMetadataStore(store, redis, config.redis.cacheTtlSeconds), access: store.access(), redis };
+  return { metadata: new CachedMetadataStore(store, redis, config.redis.cacheTtlSeconds), access: store.access(), redis, gc: store.gc() };
 }

@@ -14,6 +14,8 @@ import type { ByteRange } from './ranges.js';
 const UPLOAD_ID = /^[A-Za-z0-9-]{1,64}$/;
 /** How long a chunk write may hold an upload without renewing its claim. */
 const CLAIM_LEASE_MS = 60_000;
+/** Longest a push waits for a collector that is deleting the same blob. */
+const COLLECTOR_WAIT_MS = 30_000;
 
 export interface BlobInfo {
   digest: Digest;
@@ -94,8 +96,10 @@ export class BlobService {
     }
     const link = await this.metadata.getBlobLink(from, digest.value);
     if (!link || !(await this.blobs.stat(digest))) return undefined;
-    await this.metadata.linkBlob(repository, digest.value, link.size);
-    return { digest, size: link.size };
+    // Linked only while the blob is recorded and no collector is deleting it; else an upload.
+    const linked = await this.metadata.linkStoredBlob(repository, digest.value);
+    if (!linked) return undefined;
+    return { digest, size: linked.size };
   }
 
   async startUpload(repository: string): Promise<UploadSessionRecord> {
@@ -126,8 +130,7 @@ export class BlobService {
       if (actual.value !== digest.value) {
         throw new RegistryError('DIGEST_INVALID', undefined, { expected: digest.value, actual: actual.value });
       }
-      await this.commit(id, size, digest);
-      await this.metadata.linkBlob(repository, digest.value, size);
+      await this.commitAndLink(repository, id, size, digest);
       return { digest, size };
     } catch (err) {
       await this.blobs.abortUpload(id).catch(() => undefined);
@@ -164,8 +167,7 @@ export class BlobService {
         if (actual.value !== digest.value) {
           throw new RegistryError('DIGEST_INVALID', undefined, { expected: digest.value, actual: actual.value });
         }
-        await this.commit(final.id, final.size, digest);
-        await this.metadata.linkBlob(repository, digest.value, final.size);
+        await this.commitAndLink(repository, final.id, final.size, digest);
         await this.metadata.deleteUpload(final.id);
         this.hashes.delete(final.id);
         return final.size;
@@ -311,6 +313,26 @@ export class BlobService {
     const running = this.hashes.get(session.id);
     if (algorithm === 'sha256' && running && running.size === session.size) return fromHash('sha256', running.hash.copy());
     return fromHash(algorithm, await this.hashStaged(session, algorithm));
+  }
+
+  /**
+   * Make a verified upload the blob `digest` in `repository`, safe against a collection running
+   * at the same time: the link is made first (waiting while a collector deletes the blob's
+   * bytes), then the bytes are made durable (kept when already stored, else committed), then
+   * the link's review delay restarts. A collector only deletes bytes of a blob it claimed with
+   * no link left, and a link made here blocks that claim.
+   */
+  private async commitAndLink(repository: string, uploadId: string, size: number, digest: Digest): Promise<void> {
+    const deadline = Date.now() + COLLECTOR_WAIT_MS;
+    while ((await this.metadata.reserveBlobLink(repository, digest.value, size)) === 'wait') {
+      if (Date.now() > deadline) throw new RegistryError('UNAVAILABLE', 'the blob is being garbage collected; retry the push');
+      await new Promise((res) => setTimeout(res, 25));
+    }
+    await this.commit(uploadId, size, digest);
+    if (!(await this.metadata.touchBlobLink(repository, digest.value))) {
+      // Only when the review delay is shorter than storing the bytes took.
+      throw new RegistryError('BLOB_UPLOAD_INVALID', 'the blob was garbage collected while it was stored; push it again');
+    }
   }
 
   /** Move staged bytes under their digest, or drop them when the blob is already stored. */

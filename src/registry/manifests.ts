@@ -5,7 +5,7 @@ import { digestOf, looksLikeDigest, parseDigest } from './digest.js';
 import { checkName, checkTag } from './names.js';
 import { parseManifest, requiredBlobs, type ParsedManifest } from './manifest.js';
 import { MANIFEST_MEDIA_TYPES, MediaType, accepts, type ManifestMediaType } from './media-types.js';
-import type { ManifestRecord, MetadataStore, ReferrerRecord } from '../metadata/store.js';
+import { MissingReferencesError, type ManifestRecord, type MetadataStore, type ReferrerRecord } from '../metadata/store.js';
 
 export interface ManifestServiceOptions {
   deletesEnabled: boolean;
@@ -59,6 +59,7 @@ export class ManifestService {
     }
     const manifest = parseManifest(body, contentType);
     await this.checkReferences(repository, manifest);
+    // Checked again inside the store's transaction: a collection may have run meanwhile.
     await this.metadata.putManifest({
       repository,
       digest,
@@ -72,6 +73,12 @@ export class ManifestService {
         ...manifest.manifests.map((d) => ({ digest: d.digest.value, kind: 'manifest' as const })),
       ],
       ...(ref.kind === 'tag' ? { tag: ref.tag } : {}),
+    }).catch((err: unknown) => {
+      if (!(err instanceof MissingReferencesError)) throw err;
+      throw new RegistryErrors([
+        ...err.blobs.map((digest) => new RegistryError('MANIFEST_BLOB_UNKNOWN', 'manifest references a blob unknown to the repository', { digest })),
+        ...err.manifests.map((digest) => new RegistryError('MANIFEST_BLOB_UNKNOWN', 'index references a manifest unknown to the repository', { digest })),
+      ]);
     });
     return { digest, ...(manifest.subject ? { subject: manifest.subject.digest.value } : {}) };
   }
