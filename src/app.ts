@@ -25,6 +25,13 @@ import { GarbageCollector, type GcReport } from './registry/gc.js';
 
 const ORPHAN_GRACE_MS = 3600_000;
 
+/** A collection run's settings, defaulting to the gc section of the configuration. */
+export interface GcOverrides {
+  dryRun?: boolean;
+  reviewDelayMs?: number;
+  deleteUntaggedManifests?: boolean;
+}
+
 export interface App {
   config: Config;
   server: FastifyInstance;
@@ -35,7 +42,7 @@ export interface App {
   blobs: BlobService;
   manifests: ManifestService;
   /** Online garbage collection (also run every gc.intervalMs when that is set). */
-  collectGarbage(options?: { dryRun?: boolean }): Promise<GcReport>;
+  collectGarbage(options?: GcOverrides): Promise<GcReport>;
   logger: Logger;
   /** Read the TLS certificate and key again (SIGHUP); new connections use them. */
   reloadTls(): void;
@@ -90,16 +97,16 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
 
   const collector = new GarbageCollector(gcStore, blobStore);
   let collecting: Promise<GcReport> | undefined;
-  const collectGarbage = (options: { dryRun?: boolean } = {}): Promise<GcReport> => {
+  const collectGarbage = (options: GcOverrides = {}): Promise<GcReport> => {
     const run = () =>
       collector.run({
-        reviewDelayMs: config.gc.reviewDelayMs,
-        deleteUntaggedManifests: config.gc.deleteUntaggedManifests,
+        reviewDelayMs: options.reviewDelayMs ?? config.gc.reviewDelayMs,
+        deleteUntaggedManifests: options.deleteUntaggedManifests ?? config.gc.deleteUntaggedManifests,
         dryRun: options.dryRun === true,
         purgeUploads: (ttl) => blobs.purgeStaleUploads(ttl),
         uploadTtlMs: config.uploads.sessionTtlMs,
       });
-    if (options.dryRun) return run();
+    if (options.dryRun || options.reviewDelayMs !== undefined || options.deleteUntaggedManifests !== undefined) return run();
     // One collection at a time per process; other nodes may run theirs (deletes are idempotent).
     collecting ??= run().finally(() => {
         collecting = undefined;
