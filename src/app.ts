@@ -22,6 +22,7 @@ import { LoginThrottle, MemoryCounter } from './auth/throttle.js';
 import { registerTokenEndpoint } from './http/token.js';
 import { registerApi } from './http/api/index.js';
 import { GarbageCollector, type GcReport } from './registry/gc.js';
+import { manifestForgetter } from './metadata/open.js';
 
 const ORPHAN_GRACE_MS = 3600_000;
 
@@ -96,6 +97,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   purge.unref();
 
   const collector = new GarbageCollector(gcStore, blobStore);
+  const forgetManifest = manifestForgetter(metadata);
   let collecting: Promise<GcReport> | undefined;
   const collectGarbage = (options: GcOverrides = {}): Promise<GcReport> => {
     const run = () =>
@@ -105,6 +107,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
         dryRun: options.dryRun === true,
         purgeUploads: (ttl) => blobs.purgeStaleUploads(ttl),
         uploadTtlMs: config.uploads.sessionTtlMs,
+        ...(forgetManifest ? { onManifestDeleted: forgetManifest } : {}),
       });
     if (options.dryRun || options.reviewDelayMs !== undefined || options.deleteUntaggedManifests !== undefined) return run();
     // One collection at a time per process; other nodes may run theirs (deletes are idempotent).

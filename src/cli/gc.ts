@@ -2,7 +2,9 @@
 // the configured stores while the registry keeps serving (no read-only window needed).
 import { Command } from 'commander';
 import type { Config } from '../config/schema.js';
-import { openSqlStore } from '../metadata/open.js';
+import { manifestForgetter, openSqlStore } from '../metadata/open.js';
+import type { MetadataStore } from '../metadata/store.js';
+import { pino } from 'pino';
 import type { SqlMetadataStore } from '../metadata/sql-store.js';
 import { openBlobStore } from '../storage/open.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -12,13 +14,19 @@ import { Scrubber } from '../registry/scrub.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './options.js';
 import { Progress } from './progress.js';
 
-async function withStores<T>(config: Config, fn: (store: SqlMetadataStore, blobs: BlobStore) => Promise<T>): Promise<T> {
+async function withStores<T>(config: Config, fn: (store: SqlMetadataStore, blobs: BlobStore, metadata: MetadataStore) => Promise<T>): Promise<T> {
   const blobs = await openBlobStore(config);
   const store = await openSqlStore(config);
+  // With Redis configured, manifests the collection deletes are dropped from the shared cache.
+  let metadata: MetadataStore = store;
+  if (config.redis.url) {
+    const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('../metadata/cached.js'), import('../cache/cache.js')]);
+    metadata = new CachedMetadataStore(store, new RedisCache(config.redis.url, pino({ level: 'silent' }), config.redis.keyPrefix), config.redis.cacheTtlSeconds);
+  }
   try {
-    return await fn(store, blobs);
+    return await fn(store, blobs, metadata);
   } finally {
-    await store.close();
+    await metadata.close();
   }
 }
 
@@ -56,9 +64,10 @@ export function gcCommand(): Command {
     .option('--no-progress', 'no progress display on stderr')
     .action(async (flags: GcFlags) => {
       const config = configFromFlags(flags);
-      const report = await withStores(config, async (store, blobStore) => {
+      const report = await withStores(config, async (store, blobStore, metadata) => {
         const progress = new Progress(process.stderr, flags.progress !== false && !flags.json);
         const service = new BlobService(blobStore, store, { deletesEnabled: true });
+        const forget = manifestForgetter(metadata);
         const result = await new GarbageCollector(store.gc(), blobStore).run({
           reviewDelayMs: flags.reviewDelay !== undefined ? nonNegativeInt(flags.reviewDelay, '--review-delay') : config.gc.reviewDelayMs,
           deleteUntaggedManifests: flags.deleteUntagged === true || config.gc.deleteUntaggedManifests,
@@ -66,6 +75,7 @@ export function gcCommand(): Command {
           purgeUploads: (ttl) => service.purgeStaleUploads(ttl),
           uploadTtlMs: config.uploads.sessionTtlMs,
           onProgress: (phase, done) => progress.update(phase, done),
+          ...(forget ? { onManifestDeleted: forget } : {}),
         });
         progress.end();
         return result;

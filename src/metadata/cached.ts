@@ -115,6 +115,12 @@ export class CachedMetadataStore implements MetadataStore {
     return deleted;
   }
 
+  /** Drop a manifest deleted behind the store's back (garbage collection) from the cache. */
+  async forgetManifest(repository: string, digest: string): Promise<void> {
+    await this.cache.increment(this.generationKey(repository));
+    await this.cache.invalidate([this.manifestKey(repository, digest)]);
+  }
+
   // Everything else goes straight to the store.
   repositoryExists(repository: string): Promise<boolean> {
     return this.inner.repositoryExists(repository);

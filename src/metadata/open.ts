@@ -36,3 +36,9 @@ export async function openMetadataStore(config: Config, logger: Logger): Promise
   const redis = new RedisCache(config.redis.url, logger, config.redis.keyPrefix);
   return { metadata: new CachedMetadataStore(store, redis, config.redis.cacheTtlSeconds), access: store.access(), redis, gc: store.gc() };
 }
+
+/** How to drop a manifest the collector deleted from the shared cache (none without Redis). */
+export function manifestForgetter(metadata: MetadataStore): ((repository: string, digest: string) => Promise<void>) | undefined {
+  const forget = (metadata as { forgetManifest?: (repository: string, digest: string) => Promise<void> }).forgetManifest;
+  return forget ? forget.bind(metadata) : undefined;
+}

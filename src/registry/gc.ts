@@ -32,6 +32,8 @@ export interface GcOptions {
   /** Purge upload sessions untouched this long (skipped when undefined or on dry runs). */
   purgeUploads?: (ttlMs: number) => Promise<number>;
   uploadTtlMs?: number;
+  /** Called for each manifest deleted (e.g. to drop it from a shared cache). */
+  onManifestDeleted?: (repository: string, digest: string) => Promise<void>;
   /** Called as work advances: phase, items done, items known so far. */
   onProgress?: (phase: GcPhase, done: number) => void;
 }
@@ -83,6 +85,7 @@ export class GarbageCollector {
           const page = await this.store.untaggedManifests(cutoff, PAGE, after);
           for (const m of page) {
             if (options.dryRun || (await this.store.deleteManifestIfCollectable(m, cutoff))) {
+              if (!options.dryRun) await options.onManifestDeleted?.(m.repository, m.digest);
               report.manifestsDeleted++;
               report.manifestBytesFreed += m.size;
               deletedThisRound++;
@@ -91,6 +94,7 @@ export class GarbageCollector {
           }
           if (page.length < PAGE) break;
           after = page[page.length - 1];
+          await yieldToEventLoop();
         }
         // A dry run deletes nothing, so a second round would find the same manifests.
         if (deletedThisRound === 0 || options.dryRun) break;
@@ -108,6 +112,7 @@ export class GarbageCollector {
       }
       if (page.length < PAGE) break;
       after = page[page.length - 1];
+      await yieldToEventLoop();
     }
 
     const token = randomUUID();
@@ -130,6 +135,7 @@ export class GarbageCollector {
       }
       if (page.length < PAGE) break;
       afterDigest = page[page.length - 1]!.digest;
+      await yieldToEventLoop();
     }
 
     if (!options.dryRun && options.purgeUploads && options.uploadTtlMs !== undefined) {
@@ -154,4 +160,9 @@ export class GarbageCollector {
     }
     return (await this.store.finishDeletion(digestValue, token)) ? size : undefined;
   }
+}
+
+/** SQLite answers synchronously: let requests in between pages of a long collection. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((res) => setImmediate(res));
 }

@@ -63,6 +63,7 @@ export class Scrubber {
           report.badBlobs.push(bad);
         }
         progress('blobs', report.blobsChecked, totalBlobs);
+        await new Promise((res) => setImmediate(res));
       }
       if (page.length < PAGE) break;
       after = page[page.length - 1]!.digest;
