@@ -188,9 +188,7 @@ export class CachedMetadataStore implements MetadataStore {
   linkStoredBlob(repository: string, digest: string): Promise<BlobLink | undefined> {
     return this.inner.linkStoredBlob(repository, digest);
   }
-  touchBlobLink(repository: string, digest: string): Promise<boolean> {
-    return this.inner.touchBlobLink(repository, digest);
-  }
+
   async close(): Promise<void> {
     await this.cache.close();
     await this.inner.close();

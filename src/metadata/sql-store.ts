@@ -19,9 +19,6 @@ import { SqlGcStore } from './sql-gc-store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** How far ahead a link being stored is dated (reserveBlobLink) until its bytes are durable. */
-const PENDING_LINK_MS = 15 * 60_000;
-
 /** Bound parameters per IN list, below every dialect's limit. */
 const IN_CHUNK = 500;
 
@@ -315,9 +312,6 @@ export class SqlMetadataStore implements MetadataStore {
 
   async reserveBlobLink(repository: string, digest: string, size: number): Promise<'linked' | 'wait'> {
     const now = Date.now();
-    // Dated ahead until touchBlobLink: no collection takes the link while the bytes are being
-    // stored, however short its review delay (after a crash it becomes collectable later).
-    const pendingUntil = now + PENDING_LINK_MS;
     return this.db.transaction().execute(async (trx) => {
       await this.ensureRepository(trx, repository);
       const row = await trx
@@ -335,8 +329,8 @@ export class SqlMetadataStore implements MetadataStore {
         .execute();
       await trx
         .insertInto('repository_blobs')
-        .values({ repository, digest, created_at: pendingUntil })
-        .onConflict((oc) => oc.columns(['repository', 'digest']).doUpdateSet({ created_at: pendingUntil }))
+        .values({ repository, digest, created_at: now })
+        .onConflict((oc) => oc.columns(['repository', 'digest']).doUpdateSet({ created_at: now }))
         .execute();
       return 'linked' as const;
     });
@@ -360,16 +354,6 @@ export class SqlMetadataStore implements MetadataStore {
         .execute();
       return { digest: row.digest, size: toNumber(row.size) };
     });
-  }
-
-  async touchBlobLink(repository: string, digest: string): Promise<boolean> {
-    const result = await this.db
-      .updateTable('repository_blobs')
-      .set({ created_at: Date.now() })
-      .where('repository', '=', repository)
-      .where('digest', '=', digest)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
   }
 
   async getManifest(repository: string, digest: string): Promise<ManifestRecord | undefined> {

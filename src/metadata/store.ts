@@ -111,15 +111,13 @@ export interface MetadataStore {
 
   // Write paths safe against a concurrent garbage collection (0020_gc).
   /**
-   * Link a blob a push is about to acknowledge (recording the blob when unknown). 'wait' while
-   * a collector is deleting the blob's bytes: the caller waits and tries again, then stores
-   * the bytes anew.
+   * Link a blob whose bytes a push just made durable (recording the blob when unknown), dated
+   * now. 'wait' while a collector holds a claim on the blob (it is deleting the bytes): the
+   * caller waits, tries again, then checks the bytes are still there.
    */
   reserveBlobLink(repository: string, digest: string, size: number): Promise<'linked' | 'wait'>;
   /** Link a blob that is recorded and not being deleted (cross-repository mount); undefined otherwise. */
   linkStoredBlob(repository: string, digest: string): Promise<BlobLink | undefined>;
-  /** Restart a link's review delay once its bytes are durable; false when the link is gone. */
-  touchBlobLink(repository: string, digest: string): Promise<boolean>;
 }
 
 /** Thrown by putManifest when, inside its transaction, a referenced blob or child manifest is missing. */

@@ -317,21 +317,23 @@ export class BlobService {
 
   /**
    * Make a verified upload the blob `digest` in `repository`, safe against a collection running
-   * at the same time: the link is made first (waiting while a collector deletes the blob's
-   * bytes), then the bytes are made durable (kept when already stored, else committed), then
-   * the link's review delay restarts. A collector only deletes bytes of a blob it claimed with
-   * no link left, and a link made here blocks that claim.
+   * at the same time. The bytes are made durable first (kept when already stored), then linked,
+   * waiting while a collector holds a claim on the blob (it is deleting the bytes). A collector
+   * deletes bytes only of a blob it claimed while no repository linked it, so once the link is
+   * made the bytes stay; they are checked then, since a collection may have deleted them just
+   * before (the push then fails with a retryable error instead of linking missing bytes).
    */
   private async commitAndLink(repository: string, uploadId: string, size: number, digest: Digest): Promise<void> {
+    await this.commit(uploadId, size, digest);
     const deadline = Date.now() + COLLECTOR_WAIT_MS;
     while ((await this.metadata.reserveBlobLink(repository, digest.value, size)) === 'wait') {
       if (Date.now() > deadline) throw new RegistryError('UNAVAILABLE', 'the blob is being garbage collected; retry the push');
       await new Promise((res) => setTimeout(res, 25));
     }
-    await this.commit(uploadId, size, digest);
-    if (!(await this.metadata.touchBlobLink(repository, digest.value))) {
-      // Only when the review delay is shorter than storing the bytes took.
-      throw new RegistryError('BLOB_UPLOAD_INVALID', 'the blob was garbage collected while it was stored; push it again');
+    const stored = await this.blobs.stat(digest);
+    if (!stored || stored.size !== size) {
+      await this.metadata.unlinkBlob(repository, digest.value).catch(() => undefined);
+      throw new RegistryError('UNAVAILABLE', 'the blob was garbage collected while it was stored; retry the push');
     }
   }
 
