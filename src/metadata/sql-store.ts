@@ -239,7 +239,7 @@ export class SqlMetadataStore implements MetadataStore {
       // First a write: on SQLite the transaction holds the write lock from here on, so no
       // collection runs between the reference check and the insert.
       await this.ensureRepository(trx, m.repository);
-      await this.checkReferencesIn(trx, m);
+      if (m.verifyReferences) await this.checkReferencesIn(trx, m);
       await trx
         .insertInto('manifests')
         .values({

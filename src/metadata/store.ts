@@ -43,6 +43,12 @@ export interface NewManifest {
   references: ManifestReference[];
   /** Point this tag at the manifest in the same transaction. */
   tag?: string;
+  /**
+   * Check inside the transaction that every referenced blob is linked and every child manifest
+   * present (MissingReferencesError otherwise): what keeps a push safe against a concurrent
+   * garbage collection.
+   */
+  verifyReferences?: boolean;
 }
 
 export interface ReferrerRecord {

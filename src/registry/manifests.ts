@@ -73,6 +73,7 @@ export class ManifestService {
         ...manifest.manifests.map((d) => ({ digest: d.digest.value, kind: 'manifest' as const })),
       ],
       ...(ref.kind === 'tag' ? { tag: ref.tag } : {}),
+      verifyReferences: true,
     }).catch((err: unknown) => {
       if (!(err instanceof MissingReferencesError)) throw err;
       throw new RegistryErrors([
