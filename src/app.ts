@@ -22,8 +22,17 @@ import { LoginThrottle, MemoryCounter } from './auth/throttle.js';
 import { registerTokenEndpoint } from './http/token.js';
 import { registerApi } from './http/api/index.js';
 import { NamespacePolicies } from './registry/policies.js';
+import { GarbageCollector, type GcReport } from './registry/gc.js';
+import { manifestForgetter } from './metadata/open.js';
 
 const ORPHAN_GRACE_MS = 3600_000;
+
+/** A collection run's settings, defaulting to the gc section of the configuration. */
+export interface GcOverrides {
+  dryRun?: boolean;
+  reviewDelayMs?: number;
+  deleteUntaggedManifests?: boolean;
+}
 
 export interface App {
   config: Config;
@@ -36,6 +45,8 @@ export interface App {
   manifests: ManifestService;
   /** Immutable tags, quotas, manifest tracking (pull counts are flushed in batches). */
   policies: NamespacePolicies;
+  /** Online garbage collection (also run every gc.intervalMs when that is set). */
+  collectGarbage(options?: GcOverrides): Promise<GcReport>;
   logger: Logger;
   /** Read the TLS certificate and key again (SIGHUP); new connections use them. */
   reloadTls(): void;
@@ -47,7 +58,7 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level })): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const { metadata, access, policies: policyStore, redis } = await openMetadataStore(config, logger);
+  const { metadata, access, policies: policyStore, redis, gc: gcStore } = await openMetadataStore(config, logger);
   const auditor = new Auditor(access, logger);
   const policies = new NamespacePolicies(policyStore, (err, what) => logger.error({ err }, what));
   const blobs = new BlobService(blobStore, metadata, {
@@ -89,6 +100,38 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   }, config.uploads.purgeIntervalMs);
   purge.unref();
 
+  const collector = new GarbageCollector(gcStore, blobStore);
+  const forgetManifest = manifestForgetter(metadata);
+  let collecting: Promise<GcReport> | undefined;
+  const collectGarbage = (options: GcOverrides = {}): Promise<GcReport> => {
+    const run = () =>
+      collector.run({
+        reviewDelayMs: options.reviewDelayMs ?? config.gc.reviewDelayMs,
+        deleteUntaggedManifests: options.deleteUntaggedManifests ?? config.gc.deleteUntaggedManifests,
+        dryRun: options.dryRun === true,
+        purgeUploads: (ttl) => blobs.purgeStaleUploads(ttl),
+        uploadTtlMs: config.uploads.sessionTtlMs,
+        ...(forgetManifest ? { onManifestDeleted: forgetManifest } : {}),
+      });
+    if (options.dryRun || options.reviewDelayMs !== undefined || options.deleteUntaggedManifests !== undefined) return run();
+    // One collection at a time per process; other nodes may run theirs (deletes are idempotent).
+    collecting ??= run().finally(() => {
+        collecting = undefined;
+      });
+    return collecting;
+  };
+  const gcTimer =
+    config.gc.intervalMs > 0
+      ? setInterval(() => {
+          if (collecting) return;
+          collectGarbage().then(
+            (report) => (report.blobsDeleted || report.manifestsDeleted) && logger.info({ gc: report }, 'garbage collected'),
+            (err: unknown) => logger.warn({ err }, 'garbage collection failed'),
+          );
+        }, config.gc.intervalMs)
+      : undefined;
+  gcTimer?.unref();
+
   let closed = false;
   return {
     config,
@@ -100,6 +143,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     blobs,
     manifests,
     policies,
+    collectGarbage,
     logger,
     reloadTls() {
       if (!config.http.tls.certFile) return;
@@ -116,6 +160,8 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       if (closed) return;
       closed = true;
       clearInterval(purge);
+      if (gcTimer) clearInterval(gcTimer);
+      await collecting?.catch(() => undefined);
       const grace = setTimeout(() => server.server.closeAllConnections(), config.http.shutdownGraceMs);
       grace.unref();
       await server.close();

@@ -5,6 +5,7 @@ import { serveCommand } from './serve.js';
 import { migrateCommand } from './migrate.js';
 import { userCommand } from './user.js';
 import { auditCommand } from './audit.js';
+import { gcCommand, scrubCommand } from './gc.js';
 import { ConfigError } from '../config/load.js';
 
 const program = new Command('registry').description('OCI Distribution v1.1 container registry').showHelpAfterError();
@@ -12,6 +13,8 @@ program.addCommand(serveCommand());
 program.addCommand(migrateCommand());
 program.addCommand(userCommand());
 program.addCommand(auditCommand());
+program.addCommand(gcCommand());
+program.addCommand(scrubCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

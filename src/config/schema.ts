@@ -79,6 +79,16 @@ export const ConfigSchema = z
         purgeIntervalMs: z.coerce.number().int().positive().default(15 * 60_000),
       })
       .prefault({}),
+    gc: z
+      .strictObject({
+        /** Run garbage collection this often; 0 = only on demand (`registry gc`). */
+        intervalMs: z.coerce.number().int().nonnegative().default(0),
+        /** Blob links and manifests younger than this are never collected (pushes in flight). */
+        reviewDelayMs: z.coerce.number().int().nonnegative().default(24 * 3600_000),
+        /** Also delete manifests no tag, index or subject keeps (breaks pulls by digest of them). */
+        deleteUntaggedManifests: z.stringbool().or(z.boolean()).default(false),
+      })
+      .prefault({}),
     limits: z
       .strictObject({
         manifestMaxBytes: z.coerce.number().int().positive().default(4 * MiB),

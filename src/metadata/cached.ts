@@ -115,6 +115,12 @@ export class CachedMetadataStore implements MetadataStore {
     return deleted;
   }
 
+  /** Drop a manifest deleted behind the store's back (garbage collection) from the cache. */
+  async forgetManifest(repository: string, digest: string): Promise<void> {
+    await this.cache.increment(this.generationKey(repository));
+    await this.cache.invalidate([this.manifestKey(repository, digest)]);
+  }
+
   // Everything else goes straight to the store.
   repositoryExists(repository: string): Promise<boolean> {
     return this.inner.repositoryExists(repository);
@@ -176,6 +182,13 @@ export class CachedMetadataStore implements MetadataStore {
   ping(): Promise<void> {
     return this.inner.ping();
   }
+  reserveBlobLink(repository: string, digest: string, size: number): Promise<'linked' | 'wait'> {
+    return this.inner.reserveBlobLink(repository, digest, size);
+  }
+  linkStoredBlob(repository: string, digest: string): Promise<BlobLink | undefined> {
+    return this.inner.linkStoredBlob(repository, digest);
+  }
+
   async close(): Promise<void> {
     await this.cache.close();
     await this.inner.close();

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { AccessStore } from './access-store.js';
 import type { RedisCache } from '../cache/cache.js';
 import type { PolicyStore } from './policy-store.js';
+import type { SqlGcStore } from './sql-gc-store.js';
 
 export async function openSqlStore(config: Config, options: { migrate?: boolean } = {}): Promise<SqlMetadataStore> {
   // Drivers other than SQLite (and the Redis cache) are loaded only when configured: pg,
@@ -26,13 +27,21 @@ export interface OpenedMetadata {
   policies: PolicyStore;
   /** The Redis connection, when one is configured (also used for shared counters). */
   redis?: RedisCache;
+  /** Garbage collection and scrub queries (always on the database itself, never cached). */
+  gc: SqlGcStore;
 }
 
 /** The metadata store (behind the Redis cache when one is configured) and the access store. */
 export async function openMetadataStore(config: Config, logger: Logger): Promise<OpenedMetadata> {
   const store = await openSqlStore(config);
-  if (!config.redis.url) return { metadata: store, access: store.access(), policies: store.policies() };
+  if (!config.redis.url) return { metadata: store, access: store.access(), policies: store.policies(), gc: store.gc() };
   const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('./cached.js'), import('../cache/cache.js')]);
   const redis = new RedisCache(config.redis.url, logger, config.redis.keyPrefix);
-  return { metadata: new CachedMetadataStore(store, redis, config.redis.cacheTtlSeconds), access: store.access(), policies: store.policies(), redis };
+  return { metadata: new CachedMetadataStore(store, redis, config.redis.cacheTtlSeconds), access: store.access(), policies: store.policies(), redis, gc: store.gc() };
+}
+
+/** How to drop a manifest the collector deleted from the shared cache (none without Redis). */
+export function manifestForgetter(metadata: MetadataStore): ((repository: string, digest: string) => Promise<void>) | undefined {
+  const forget = (metadata as { forgetManifest?: (repository: string, digest: string) => Promise<void> }).forgetManifest;
+  return forget ? forget.bind(metadata) : undefined;
 }

@@ -16,6 +16,9 @@ export interface BlobsTable {
   digest: string;
   size: Int;
   created_at: Int;
+  /** Token of the collector deleting the blob (0020_gc), and until when its lease holds. */
+  deleting: ColumnType<string | null, string | null | undefined, string | null>;
+  deleting_until: NullableInt;
 }
 
 export interface RepositoryBlobsTable {

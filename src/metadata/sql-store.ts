@@ -16,6 +16,8 @@ import type {
   ReferrerRecord,
   UploadSessionRecord,
 } from './store.js';
+import { MissingReferencesError } from './store.js';
+import { SqlGcStore } from './sql-gc-store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -77,6 +79,14 @@ export class SqlMetadataStore implements MetadataStore {
   policies(): PolicyStore {
     this.policyStore ??= new SqlPolicyStore(this.db);
     return this.policyStore;
+  }
+
+  private gcStore: SqlGcStore | undefined;
+
+  /** The queries of garbage collection and scrub, on the same database. */
+  gc(): SqlGcStore {
+    this.gcStore ??= new SqlGcStore(this.db, this.dialect);
+    return this.gcStore;
   }
 
   /** Bring the schema to the newest version. */
@@ -236,7 +246,10 @@ export class SqlMetadataStore implements MetadataStore {
   async putManifest(m: NewManifest): Promise<void> {
     const now = Date.now();
     await this.db.transaction().execute(async (trx) => {
+      // First a write: on SQLite the transaction holds the write lock from here on, so no
+      // collection runs between the reference check and the insert.
       await this.ensureRepository(trx, m.repository);
+      if (m.verifyReferences) await this.checkReferencesIn(trx, m);
       await trx
         .insertInto('manifests')
         .values({
@@ -267,6 +280,89 @@ export class SqlMetadataStore implements MetadataStore {
           .onConflict((oc) => oc.columns(['repository', 'name']).doUpdateSet({ manifest_digest: m.digest, updated_at: now }))
           .execute();
       }
+    });
+  }
+
+  /**
+   * Inside putManifest's transaction: every referenced blob is linked and every child manifest
+   * present. On PostgreSQL the rows are locked (FOR SHARE) until commit, so a collector, which
+   * locks a row FOR UPDATE before deleting it, waits and then sees the new references.
+   */
+  private async checkReferencesIn(trx: Transaction<Database>, m: NewManifest): Promise<void> {
+    const pg = this.dialect === 'postgres';
+    const blobs = [...new Set(m.references.filter((r) => r.kind === 'blob').map((r) => r.digest))];
+    const children = [...new Set(m.references.filter((r) => r.kind === 'manifest').map((r) => r.digest))];
+    const presentBlobs = new Set<string>();
+    for (const part of chunks(blobs, IN_CHUNK)) {
+      const rows = await trx
+        .selectFrom('repository_blobs')
+        .select('digest')
+        .where('repository', '=', m.repository)
+        .where('digest', 'in', part)
+        .$if(pg, (q) => q.forShare())
+        .execute();
+      for (const r of rows) presentBlobs.add(r.digest);
+    }
+    const presentChildren = new Set<string>();
+    // The manifest itself too: a collector deleting it (untagged) must not race a new tag.
+    for (const part of chunks([...children, m.digest], IN_CHUNK)) {
+      const rows = await trx
+        .selectFrom('manifests')
+        .select('digest')
+        .where('repository', '=', m.repository)
+        .where('digest', 'in', part)
+        .$if(pg, (q) => q.forShare())
+        .execute();
+      for (const r of rows) presentChildren.add(r.digest);
+    }
+    const missingBlobs = blobs.filter((d) => !presentBlobs.has(d));
+    const missingChildren = children.filter((d) => !presentChildren.has(d));
+    if (missingBlobs.length || missingChildren.length) throw new MissingReferencesError(missingBlobs, missingChildren);
+  }
+
+  async reserveBlobLink(repository: string, digest: string, size: number): Promise<'linked' | 'wait'> {
+    const now = Date.now();
+    return this.db.transaction().execute(async (trx) => {
+      await this.ensureRepository(trx, repository);
+      const row = await trx
+        .selectFrom('blobs')
+        .select(['deleting', 'deleting_until'])
+        .where('digest', '=', digest)
+        .$if(this.dialect === 'postgres', (q) => q.forUpdate())
+        .executeTakeFirst();
+      // A collector is deleting the bytes: wait until it is done (or its lease ran out).
+      if (row && row.deleting !== null && toNumber(row.deleting_until ?? 0) > now) return 'wait' as const;
+      await trx
+        .insertInto('blobs')
+        .values({ digest, size, created_at: now })
+        .onConflict((oc) => oc.column('digest').doUpdateSet({ deleting: null, deleting_until: null }))
+        .execute();
+      await trx
+        .insertInto('repository_blobs')
+        .values({ repository, digest, created_at: now })
+        .onConflict((oc) => oc.columns(['repository', 'digest']).doUpdateSet({ created_at: now }))
+        .execute();
+      return 'linked' as const;
+    });
+  }
+
+  async linkStoredBlob(repository: string, digest: string): Promise<BlobLink | undefined> {
+    const now = Date.now();
+    return this.db.transaction().execute(async (trx) => {
+      await this.ensureRepository(trx, repository);
+      const row = await trx
+        .selectFrom('blobs')
+        .select(['digest', 'size', 'deleting'])
+        .where('digest', '=', digest)
+        .$if(this.dialect === 'postgres', (q) => q.forUpdate())
+        .executeTakeFirst();
+      if (!row || row.deleting !== null) return undefined;
+      await trx
+        .insertInto('repository_blobs')
+        .values({ repository, digest, created_at: now })
+        .onConflict((oc) => oc.columns(['repository', 'digest']).doUpdateSet({ created_at: now }))
+        .execute();
+      return { digest: row.digest, size: toNumber(row.size) };
     });
   }
 

@@ -43,6 +43,12 @@ export interface NewManifest {
   references: ManifestReference[];
   /** Point this tag at the manifest in the same transaction. */
   tag?: string;
+  /**
+   * Check inside the transaction that every referenced blob is linked and every child manifest
+   * present (MissingReferencesError otherwise): what keeps a push safe against a concurrent
+   * garbage collection.
+   */
+  verifyReferences?: boolean;
 }
 
 export interface ReferrerRecord {
@@ -108,4 +114,24 @@ export interface MetadataStore {
 
   ping(): Promise<void>;
   close(): Promise<void>;
+
+  // Write paths safe against a concurrent garbage collection (0020_gc).
+  /**
+   * Link a blob whose bytes a push just made durable (recording the blob when unknown), dated
+   * now. 'wait' while a collector holds a claim on the blob (it is deleting the bytes): the
+   * caller waits, tries again, then checks the bytes are still there.
+   */
+  reserveBlobLink(repository: string, digest: string, size: number): Promise<'linked' | 'wait'>;
+  /** Link a blob that is recorded and not being deleted (cross-repository mount); undefined otherwise. */
+  linkStoredBlob(repository: string, digest: string): Promise<BlobLink | undefined>;
+}
+
+/** Thrown by putManifest when, inside its transaction, a referenced blob or child manifest is missing. */
+export class MissingReferencesError extends Error {
+  constructor(
+    readonly blobs: string[],
+    readonly manifests: string[],
+  ) {
+    super('manifest references missing content');
+  }
 }

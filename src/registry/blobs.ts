@@ -15,6 +15,8 @@ import { noPolicies, type RegistryPolicies } from './policies.js';
 const UPLOAD_ID = /^[A-Za-z0-9-]{1,64}$/;
 /** How long a chunk write may hold an upload without renewing its claim. */
 const CLAIM_LEASE_MS = 60_000;
+/** Longest a push waits for a collector that is deleting the same blob. */
+const COLLECTOR_WAIT_MS = 30_000;
 
 export interface BlobInfo {
   digest: Digest;
@@ -98,8 +100,10 @@ export class BlobService {
     if (!link || !(await this.blobs.stat(digest))) return undefined;
     await this.policies.checkRepositoryCreate(repository);
     await this.policies.checkBlobLink(repository, digest.value, link.size);
-    await this.metadata.linkBlob(repository, digest.value, link.size);
-    return { digest, size: link.size };
+    // Linked only while the blob is recorded and no collector is deleting it; else an upload.
+    const linked = await this.metadata.linkStoredBlob(repository, digest.value);
+    if (!linked) return undefined;
+    return { digest, size: linked.size };
   }
 
   async startUpload(repository: string): Promise<UploadSessionRecord> {
@@ -133,8 +137,7 @@ export class BlobService {
         throw new RegistryError('DIGEST_INVALID', undefined, { expected: digest.value, actual: actual.value });
       }
       await this.policies.checkBlobLink(repository, digest.value, size);
-      await this.commit(id, size, digest);
-      await this.metadata.linkBlob(repository, digest.value, size);
+      await this.commitAndLink(repository, id, size, digest);
       return { digest, size };
     } catch (err) {
       await this.blobs.abortUpload(id).catch(() => undefined);
@@ -172,8 +175,7 @@ export class BlobService {
           throw new RegistryError('DIGEST_INVALID', undefined, { expected: digest.value, actual: actual.value });
         }
         await this.policies.checkBlobLink(repository, digest.value, final.size);
-        await this.commit(final.id, final.size, digest);
-        await this.metadata.linkBlob(repository, digest.value, final.size);
+        await this.commitAndLink(repository, final.id, final.size, digest);
         await this.metadata.deleteUpload(final.id);
         this.hashes.delete(final.id);
         return final.size;
@@ -319,6 +321,28 @@ export class BlobService {
     const running = this.hashes.get(session.id);
     if (algorithm === 'sha256' && running && running.size === session.size) return fromHash('sha256', running.hash.copy());
     return fromHash(algorithm, await this.hashStaged(session, algorithm));
+  }
+
+  /**
+   * Make a verified upload the blob `digest` in `repository`, safe against a collection running
+   * at the same time. The bytes are made durable first (kept when already stored), then linked,
+   * waiting while a collector holds a claim on the blob (it is deleting the bytes). A collector
+   * deletes bytes only of a blob it claimed while no repository linked it, so once the link is
+   * made the bytes stay; they are checked then, since a collection may have deleted them just
+   * before (the push then fails with a retryable error instead of linking missing bytes).
+   */
+  private async commitAndLink(repository: string, uploadId: string, size: number, digest: Digest): Promise<void> {
+    await this.commit(uploadId, size, digest);
+    const deadline = Date.now() + COLLECTOR_WAIT_MS;
+    while ((await this.metadata.reserveBlobLink(repository, digest.value, size)) === 'wait') {
+      if (Date.now() > deadline) throw new RegistryError('UNAVAILABLE', 'the blob is being garbage collected; retry the push');
+      await new Promise((res) => setTimeout(res, 25));
+    }
+    const stored = await this.blobs.stat(digest);
+    if (!stored || stored.size !== size) {
+      await this.metadata.unlinkBlob(repository, digest.value).catch(() => undefined);
+      throw new RegistryError('UNAVAILABLE', 'the blob was garbage collected while it was stored; retry the push');
+    }
   }
 
   /** Move staged bytes under their digest, or drop them when the blob is already stored. */

@@ -5,7 +5,7 @@ import { digestOf, looksLikeDigest, parseDigest } from './digest.js';
 import { checkName, checkTag } from './names.js';
 import { parseManifest, requiredBlobs, type ParsedManifest } from './manifest.js';
 import { MANIFEST_MEDIA_TYPES, MediaType, accepts, type ManifestMediaType } from './media-types.js';
-import type { ManifestRecord, MetadataStore, ReferrerRecord } from '../metadata/store.js';
+import { MissingReferencesError, type ManifestRecord, type MetadataStore, type ReferrerRecord } from '../metadata/store.js';
 import { noPolicies, type RegistryPolicies } from './policies.js';
 
 export interface ManifestServiceOptions {
@@ -64,6 +64,7 @@ export class ManifestService {
     await this.checkReferences(repository, manifest);
     if (ref.kind === 'tag') await this.policies.checkTagPush(repository, ref.tag, digest);
     await this.policies.checkRepositoryCreate(repository);
+    // Checked again inside the store's transaction: a collection may have run meanwhile.
     await this.metadata.putManifest({
       repository,
       digest,
@@ -77,6 +78,13 @@ export class ManifestService {
         ...manifest.manifests.map((d) => ({ digest: d.digest.value, kind: 'manifest' as const })),
       ],
       ...(ref.kind === 'tag' ? { tag: ref.tag } : {}),
+      verifyReferences: true,
+    }).catch((err: unknown) => {
+      if (!(err instanceof MissingReferencesError)) throw err;
+      throw new RegistryErrors([
+        ...err.blobs.map((digest) => new RegistryError('MANIFEST_BLOB_UNKNOWN', 'manifest references a blob unknown to the repository', { digest })),
+        ...err.manifests.map((digest) => new RegistryError('MANIFEST_BLOB_UNKNOWN', 'index references a manifest unknown to the repository', { digest })),
+      ]);
     });
     await this.policies.manifestPushed(repository, digest, actor);
     return { digest, ...(manifest.subject ? { subject: manifest.subject.digest.value } : {}) };

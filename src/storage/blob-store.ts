@@ -40,6 +40,11 @@ export interface BlobStore {
   listUploads(): Promise<string[]>;
   /** A time-limited URL the client may fetch the blob from directly (object stores only). */
   presignedUrl?(digest: Digest, expiresInSeconds: number): Promise<string>;
+  /**
+   * Move a committed blob out of the way (scrub found it corrupt): kept under quarantine/ for
+   * inspection, no longer served. Absent blobs are not an error.
+   */
+  quarantine?(digest: Digest): Promise<void>;
   /** Check that the backend answers (readiness). */
   ping(): Promise<void>;
 }

@@ -77,6 +77,16 @@ export class FilesystemBlobStore implements BlobStore {
     await rm(this.blobPath(digest), { force: true });
   }
 
+  async quarantine(digest: Digest): Promise<void> {
+    const dir = join(this.blobsDir, '..', 'quarantine', digest.algorithm);
+    await mkdir(dir, { recursive: true });
+    try {
+      await rename(this.blobPath(digest), join(dir, `${digest.hex}.${Date.now()}`));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
   async createUpload(uploadId: string): Promise<void> {
     const handle = await open(this.uploadPath(uploadId), 'wx');
     await handle.close();

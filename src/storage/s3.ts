@@ -121,6 +121,17 @@ export class S3BlobStore implements BlobStore {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.blobKey(digest) }));
   }
 
+  async quarantine(digest: Digest): Promise<void> {
+    const target = `${this.prefix}quarantine/${digest.algorithm}/${digest.hex}.${Date.now()}`;
+    try {
+      await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: target, CopySource: this.copySource(this.blobKey(digest)) }));
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw err;
+    }
+    await this.delete(digest);
+  }
+
   async createUpload(uploadId: string): Promise<void> {
     if ((await this.listUpload(uploadId)).exists) throw new Error(`upload ${uploadId} exists already`);
     // A marker object, so an upload with no bytes yet still exists for other nodes.

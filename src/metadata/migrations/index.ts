@@ -152,6 +152,18 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
           .execute();
       },
     },
+    // Online garbage collection: a blob row being deleted carries the collector's token and a
+    // lease (writers wait for it instead of linking a blob whose bytes are going away);
+    // indexes for the collector's scans.
+    '0020_gc': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('blobs').addColumn('deleting', text(64)).execute();
+        await db.schema.alterTable('blobs').addColumn('deleting_until', 'bigint').execute();
+        await db.schema.createIndex('repository_blobs_created').on('repository_blobs').column('created_at').execute();
+        await db.schema.createIndex('manifest_references_repo_child').on('manifest_references').columns(['repository', 'child_digest']).execute();
+        await db.schema.createIndex('manifests_created').on('manifests').column('created_at').execute();
+      },
+    },
     // Policies per namespace (by name: they work with access control off too): immutable-tag
     // rules and quotas; and per manifest who pushed it when, and its pulls (written in batches).
     // Quota usage needs no extra index: the primary keys of repository_blobs (repository,

@@ -1,0 +1,168 @@
+// Online garbage collection: no read-only window, safe next to pushes and other collectors.
+//
+// 1. (optional) untagged manifests no index lists and no present subject keeps, older than the
+//    review delay, are deleted;
+// 2. blob links older than the review delay that no manifest of their repository references
+//    are removed (each removal re-checks both conditions in the statement that removes);
+// 3. blobs no repository links any more are claimed (a token and a lease on the blob row, only
+//    while still unlinked), their bytes deleted, then their row. A push of a claimed blob waits
+//    for the claim to end and stores the bytes anew; a mount of it falls back to an upload.
+// 4. abandoned upload sessions past their TTL are purged.
+//
+// The review delay is what keeps a blob just uploaded or mounted, whose manifest has not
+// arrived yet: its link is younger than the delay. A manifest PUT checks its references inside
+// the transaction that stores it, so it either sees a link and keeps it alive, or fails with
+// MANIFEST_BLOB_UNKNOWN.
+import { randomUUID } from 'node:crypto';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { LinkRow, SqlGcStore } from '../metadata/sql-gc-store.js';
+import { parseDigest } from './digest.js';
+
+const PAGE = 500;
+/** How long a claim on a blob being deleted holds; a collector that dies is taken over after it. */
+export const DELETION_LEASE_MS = 10 * 60_000;
+/** Rounds of manifest deletion per run (an index deleted frees its children for the next round). */
+const MANIFEST_ROUNDS = 8;
+
+export interface GcOptions {
+  /** Links and manifests younger than this are kept. */
+  reviewDelayMs: number;
+  deleteUntaggedManifests: boolean;
+  dryRun?: boolean;
+  /** Purge upload sessions untouched this long (skipped when undefined or on dry runs). */
+  purgeUploads?: (ttlMs: number) => Promise<number>;
+  uploadTtlMs?: number;
+  /** Called for each manifest deleted (e.g. to drop it from a shared cache). */
+  onManifestDeleted?: (repository: string, digest: string) => Promise<void>;
+  /** Called as work advances: phase, items done, items known so far. */
+  onProgress?: (phase: GcPhase, done: number) => void;
+}
+
+export type GcPhase = 'manifests' | 'links' | 'blobs' | 'uploads';
+
+export interface GcReport {
+  dryRun: boolean;
+  reviewDelayMs: number;
+  manifestsDeleted: number;
+  manifestBytesFreed: number;
+  linksRemoved: number;
+  blobsDeleted: number;
+  bytesFreed: number;
+  uploadsPurged: number;
+  /** Blobs whose bytes could not be deleted (left for the next run). */
+  errors: number;
+  durationMs: number;
+}
+
+export class GarbageCollector {
+  constructor(
+    private readonly store: SqlGcStore,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  async run(options: GcOptions): Promise<GcReport> {
+    const started = Date.now();
+    const cutoff = started - options.reviewDelayMs;
+    const progress = options.onProgress ?? (() => undefined);
+    const report: GcReport = {
+      dryRun: options.dryRun === true,
+      reviewDelayMs: options.reviewDelayMs,
+      manifestsDeleted: 0,
+      manifestBytesFreed: 0,
+      linksRemoved: 0,
+      blobsDeleted: 0,
+      bytesFreed: 0,
+      uploadsPurged: 0,
+      errors: 0,
+      durationMs: 0,
+    };
+
+    if (options.deleteUntaggedManifests) {
+      for (let round = 0; round < MANIFEST_ROUNDS; round++) {
+        let deletedThisRound = 0;
+        let after: LinkRow | undefined;
+        for (;;) {
+          const page = await this.store.untaggedManifests(cutoff, PAGE, after);
+          for (const m of page) {
+            if (options.dryRun || (await this.store.deleteManifestIfCollectable(m, cutoff))) {
+              if (!options.dryRun) await options.onManifestDeleted?.(m.repository, m.digest);
+              report.manifestsDeleted++;
+              report.manifestBytesFreed += m.size;
+              deletedThisRound++;
+              progress('manifests', report.manifestsDeleted);
+            }
+          }
+          if (page.length < PAGE) break;
+          after = page[page.length - 1];
+          await yieldToEventLoop();
+        }
+        // A dry run deletes nothing, so a second round would find the same manifests.
+        if (deletedThisRound === 0 || options.dryRun) break;
+      }
+    }
+
+    let after: LinkRow | undefined;
+    for (;;) {
+      const page = await this.store.collectableLinks(cutoff, PAGE, after);
+      for (const link of page) {
+        if (options.dryRun || (await this.store.unlinkIfCollectable(link, cutoff))) {
+          report.linksRemoved++;
+          progress('links', report.linksRemoved);
+        }
+      }
+      if (page.length < PAGE) break;
+      after = page[page.length - 1];
+      await yieldToEventLoop();
+    }
+
+    const token = randomUUID();
+    let afterDigest: string | undefined;
+    for (;;) {
+      const page = options.dryRun ? await this.store.collectableBlobs(cutoff, Date.now(), PAGE, afterDigest) : await this.store.unlinkedBlobs(Date.now(), PAGE, afterDigest);
+      for (const blob of page) {
+        if (options.dryRun) {
+          report.blobsDeleted++;
+          report.bytesFreed += blob.size;
+        } else {
+          const size = await this.deleteBlob(blob.digest, token);
+          if (size === 'error') report.errors++;
+          else if (size !== undefined) {
+            report.blobsDeleted++;
+            report.bytesFreed += size;
+          }
+        }
+        progress('blobs', report.blobsDeleted);
+      }
+      if (page.length < PAGE) break;
+      afterDigest = page[page.length - 1]!.digest;
+      await yieldToEventLoop();
+    }
+
+    if (!options.dryRun && options.purgeUploads && options.uploadTtlMs !== undefined) {
+      report.uploadsPurged = await options.purgeUploads(options.uploadTtlMs);
+      progress('uploads', report.uploadsPurged);
+    }
+    report.durationMs = Date.now() - started;
+    return report;
+  }
+
+  /** Claim, delete the bytes, forget the row. The size when this call deleted the blob. */
+  private async deleteBlob(digestValue: string, token: string): Promise<number | undefined | 'error'> {
+    const size = await this.store.claimForDeletion(digestValue, token, DELETION_LEASE_MS);
+    if (size === undefined) return undefined; // linked again, or another collector has it
+    try {
+      // A claim whose lease ran out may have been taken over by a push: never delete then.
+      if (!(await this.store.claimHolds(digestValue, token))) return undefined;
+      await this.blobs.delete(parseDigest(digestValue));
+    } catch {
+      await this.store.releaseClaim(digestValue, token).catch(() => undefined);
+      return 'error';
+    }
+    return (await this.store.finishDeletion(digestValue, token)) ? size : undefined;
+  }
+}
+
+/** SQLite answers synchronously: let requests in between pages of a long collection. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((res) => setImmediate(res));
+}
