@@ -2,7 +2,13 @@
 // data dir, loopback, random port), run each workload against it, print one table and write
 // the same figures as JSON. Options:
 //   --quick              smaller sizes and shorter runs (about a minute)
-//   --only a,b           run only these workloads (blob-get, manifest, uploads, pushes, rss, skopeo)
+//   --only a,b           run only these workloads (blob-get, manifest, uploads, pushes, rss, skopeo,
+//                        scale)
+//   --scale              add the scale workload (1M tags; several minutes) to the run; it is
+//                        left out otherwise unless named in --only
+//   --scale-backends b   metadata backends for the scale workload: sqlite,postgres (default both)
+//   --postgres-url <url> PostgreSQL server for the scale workload's throwaway databases (default:
+//                        started with scripts/services/start-postgres.sh)
 //   --log-level <level>  registry log level (default info, as in production)
 //   --json <file>        where to write the JSON (default bench/results/latest.json)
 //   --keep               keep the scratch directory (registry data and logs)
@@ -21,16 +27,19 @@ import { uploads } from './workloads/uploads.js';
 import { concurrentPushes } from './workloads/pushes.js';
 import { pushRss } from './workloads/rss.js';
 import { skopeo } from './workloads/skopeo.js';
+import { scale } from './workloads/scale.js';
 
 const PROJECT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-const WORKLOADS: { name: string; title: string; fn: (ctx: BenchContext) => Promise<Row[]> }[] = [
+// `optIn` workloads run only when named in --only (or, for scale, with --scale).
+const WORKLOADS: { name: string; title: string; fn: (ctx: BenchContext) => Promise<Row[]>; optIn?: boolean }[] = [
   { name: 'blob-get', title: 'blob GET', fn: blobGet },
   { name: 'manifest', title: 'manifest GET/HEAD', fn: manifestWrk },
   { name: 'pushes', title: 'concurrent pushes', fn: concurrentPushes },
   { name: 'uploads', title: 'blob uploads', fn: uploads },
   { name: 'rss', title: 'peak RSS during a large push', fn: pushRss },
   { name: 'skopeo', title: 'skopeo push/pull', fn: skopeo },
+  { name: 'scale', title: 'scale (bulk-seeded registry)', fn: scale, optIn: true },
 ];
 
 function log(message: string): void {
@@ -63,13 +72,19 @@ async function main(): Promise<number> {
       json: { type: 'string' },
       keep: { type: 'boolean', default: false },
       'registry-cli': { type: 'string' },
+      scale: { type: 'boolean', default: false },
+      'scale-backends': { type: 'string', default: 'sqlite,postgres' },
+      'postgres-url': { type: 'string' },
     },
   });
-  const settings = settingsFor(values.quick!);
+  const backends = values['scale-backends']!.split(',').map((s) => s.trim()).filter(Boolean);
+  const badBackend = backends.find((b) => b !== 'sqlite' && b !== 'postgres');
+  if (badBackend !== undefined || backends.length === 0) throw new Error(`--scale-backends: expected sqlite and/or postgres, got '${values['scale-backends']}'`);
+  const settings = settingsFor(values.quick!, backends as ('sqlite' | 'postgres')[]);
   const only = values.only?.split(',').map((s) => s.trim());
   const unknown = only?.filter((o) => !WORKLOADS.some((w) => w.name === o)) ?? [];
   if (unknown.length) throw new Error(`unknown workload(s) ${unknown.join(', ')}; known: ${WORKLOADS.map((w) => w.name).join(', ')}`);
-  const selected = WORKLOADS.filter((w) => !only || only.includes(w.name));
+  const selected = WORKLOADS.filter((w) => (only ? only.includes(w.name) : !w.optIn || (w.name === 'scale' && values.scale)));
   const logLevel = values['log-level']!;
   const cli = resolve(values['registry-cli'] ?? CLI);
   const jsonPath = resolve(values.json ?? join(PROJECT, 'bench', 'results', 'latest.json'));
@@ -110,10 +125,10 @@ async function main(): Promise<number> {
   console.log('');
 
   const registries = new Map<string, RegistryProcess>();
-  const spawnNamed = async (name: string) => {
-    const dataDir = join(tmp, name);
+  const spawnNamed = async (name: string, options: { env?: Record<string, string>; dataDir?: string } = {}) => {
+    const dataDir = options.dataDir ?? join(tmp, name);
     mkdirSync(dataDir, { recursive: true });
-    const registry = await startRegistry(dataDir, join(tmp, `${name}.log`), logLevel, cli);
+    const registry = await startRegistry(dataDir, join(tmp, `${name}.log`), logLevel, cli, options.env);
     registries.set(name, registry);
     return { registry, dataDir };
   };
@@ -130,8 +145,12 @@ async function main(): Promise<number> {
     registry,
     client,
     log,
-    async freshRegistry(name) {
-      const fresh = await spawnNamed(name);
+    get keep() {
+      return keep;
+    },
+    postgresUrl: values['postgres-url'],
+    async freshRegistry(name, options) {
+      const fresh = await spawnNamed(name, options);
       return {
         registry: fresh.registry,
         async release() {
@@ -147,7 +166,9 @@ async function main(): Promise<number> {
       log(`== ${workload.title}`);
       const t0 = performance.now();
       try {
-        rows.push(...(await workload.fn(ctx)));
+        const got = await workload.fn(ctx);
+        rows.push(...got);
+        failures += got.filter((r) => r.failed).length;
       } catch (err) {
         failures++;
         const message = err instanceof Error ? err.message : String(err);

@@ -3,6 +3,7 @@
 import type { Client } from './http.js';
 import { cpuSeconds, procStatus, resetPeakRss, type RegistryProcess } from './proc.js';
 import { MiB, GiB, KiB } from './data.js';
+import type { BigRepo } from './scale-seed.js';
 
 export interface Row {
   workload: string;
@@ -11,6 +12,8 @@ export interface Row {
   notes: string;
   /** Set when the figure misses its target. */
   flagged?: boolean;
+  /** Set when part of a workload failed (it counts as a failure: exit status 1). */
+  failed?: boolean;
 }
 
 export interface Settings {
@@ -31,10 +34,22 @@ export interface Settings {
   rssTargetBytes: number;
   skopeoLayerSizes: number[];
   skopeoRuns: number;
+  /** Scale workload: repositories with `scaleTagsPerRepo` tags each... */
+  scaleRepos: number;
+  scaleTagsPerRepo: number;
+  /** ...plus one repository per entry with that many tags (see BigRepo in lib/scale-seed.ts). */
+  scaleBigRepos: BigRepo[];
+  /** Timed requests per listing (one connection, one after the other). */
+  scaleListRequests: number;
+  /** Rounds of manifest GET runs (empty registry, then the seeded one's variants), alternating. */
+  scaleManifestRounds: number;
+  scaleBackends: ('sqlite' | 'postgres')[];
 }
 
-export function settingsFor(quick: boolean): Settings {
+export function settingsFor(quick: boolean, scaleBackends: Settings['scaleBackends'] = ['sqlite', 'postgres']): Settings {
   const common = {
+    scaleTagsPerRepo: 10,
+    scaleBackends,
     manifestConnections: [1, 16, 64],
     chunkSize: 16 * MiB,
     pushConcurrency: 16,
@@ -44,8 +59,43 @@ export function settingsFor(quick: boolean): Settings {
     blobGetMaxDownloads: 400,
   };
   return quick
-    ? { ...common, mode: 'quick', blobGetSize: 64 * MiB, blobGetSeconds: 3, manifestSeconds: 2, manifestWarmupSeconds: 1, uploadSize: 64 * MiB, uploadRuns: 2, pushRounds: 2, rssBlobSize: 256 * MiB, skopeoRuns: 1 }
-    : { ...common, mode: 'full', blobGetSize: 256 * MiB, blobGetSeconds: 8, manifestSeconds: 5, manifestWarmupSeconds: 2, uploadSize: 256 * MiB, uploadRuns: 3, pushRounds: 5, rssBlobSize: GiB, skopeoRuns: 3 };
+    ? {
+        ...common,
+        mode: 'quick',
+        blobGetSize: 64 * MiB,
+        blobGetSeconds: 3,
+        manifestSeconds: 2,
+        manifestWarmupSeconds: 1,
+        uploadSize: 64 * MiB,
+        uploadRuns: 2,
+        pushRounds: 2,
+        rssBlobSize: 256 * MiB,
+        skopeoRuns: 1,
+        scaleRepos: 10_000,
+        scaleBigRepos: [{ tags: 10_000, distinctManifests: true, preTracking: true }],
+        scaleListRequests: 200,
+        scaleManifestRounds: 1,
+      }
+    : {
+        ...common,
+        mode: 'full',
+        blobGetSize: 256 * MiB,
+        blobGetSeconds: 8,
+        manifestSeconds: 5,
+        manifestWarmupSeconds: 2,
+        uploadSize: 256 * MiB,
+        uploadRuns: 3,
+        pushRounds: 5,
+        rssBlobSize: GiB,
+        skopeoRuns: 3,
+        scaleRepos: 100_000,
+        scaleBigRepos: [
+          { tags: 100_000, distinctManifests: true, preTracking: true },
+          { tags: 20_000, distinctManifests: false },
+        ],
+        scaleListRequests: 500,
+        scaleManifestRounds: 3,
+      };
 }
 
 export interface BenchContext {
@@ -54,9 +104,17 @@ export interface BenchContext {
   tmp: string;
   registry: RegistryProcess;
   client: Client;
-  /** Start a registry of its own (fresh data dir); stopped and removed by `release`. */
-  freshRegistry(name: string): Promise<{ registry: RegistryProcess; release(): Promise<void> }>;
+  /**
+   * Start a registry of its own, stopped and its data dir removed by `release`. The data dir
+   * is a fresh one unless `dataDir` names one the caller prepared (e.g. seeded); `env` adds
+   * REGISTRY_* settings (e.g. a PostgreSQL metadata store).
+   */
+  freshRegistry(name: string, options?: { env?: Record<string, string>; dataDir?: string }): Promise<{ registry: RegistryProcess; release(): Promise<void> }>;
   log(message: string): void;
+  /** --keep: leave data behind for a look (scratch dir, throwaway databases). */
+  keep: boolean;
+  /** --postgres-url: a PostgreSQL server to create throwaway databases on (else one is started). */
+  postgresUrl: string | undefined;
 }
 
 export interface Measured<T> {

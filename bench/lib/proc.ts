@@ -80,19 +80,21 @@ function healthy(port: number): Promise<boolean> {
 }
 
 /**
- * Start `registry serve` on 127.0.0.1 with a random port and data in `dataDir`. At log level
- * info and below the port the registry picked is read from its "registry listening" line;
- * at quieter levels a free port is picked first and /healthz is polled.
+ * Start `registry serve` on 127.0.0.1 with a random port and data in `dataDir`, plus any
+ * REGISTRY_* settings in `extraEnv`. At log level info and below the port the registry
+ * picked is read from its "registry listening" line; at quieter levels a free port is
+ * picked first and /healthz is polled.
  */
-export async function startRegistry(dataDir: string, logFile: string, logLevel: string, cli = CLI): Promise<RegistryProcess> {
+export async function startRegistry(dataDir: string, logFile: string, logLevel: string, cli = CLI, extraEnv: Record<string, string> = {}): Promise<RegistryProcess> {
   const announces = ['info', 'debug', 'trace'].includes(logLevel);
   const chosenPort = announces ? 0 : await freePort();
   const fd = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
     child = spawn(process.execPath, [cli, 'serve', '--host', '127.0.0.1', '--port', String(chosenPort), '--data-dir', dataDir, '--log-level', logLevel], {
-      // Only the defaults (filesystem + SQLite, no Redis): nothing inherited from REGISTRY_*.
-      env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_'))), REGISTRY_LOG_LEVEL: logLevel },
+      // Only the defaults (filesystem + SQLite, no Redis): nothing inherited from REGISTRY_*;
+      // a workload may set some explicitly (e.g. the scale workload's PostgreSQL).
+      env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_'))), REGISTRY_LOG_LEVEL: logLevel, ...extraEnv },
       stdio: ['ignore', fd, fd],
     });
   } finally {

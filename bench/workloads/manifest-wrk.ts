@@ -4,11 +4,11 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PatternData } from '../lib/data.js';
 import { expectStatus, pushImage, OCI_MANIFEST } from '../lib/http.js';
-import { run } from '../lib/proc.js';
+import { run, type RegistryProcess } from '../lib/proc.js';
 import { loadgen } from '../lib/loadgen.js';
 import { fmt, measure, serverNotes, type BenchContext, type Row } from '../lib/context.js';
 
-const ACCEPT = [OCI_MANIFEST, 'application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.docker.distribution.manifest.list.v2+json'].join(', ');
+export const ACCEPT = [OCI_MANIFEST, 'application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.docker.distribution.manifest.list.v2+json'].join(', ');
 
 export interface WrkResult {
   requestsPerSecond: number;
@@ -68,10 +68,11 @@ function rows(label: string, tool: string, r: { requestsPerSecond: number; reque
   ];
 }
 
-async function runWrk(ctx: BenchContext, script: string, url: string, connections: number, seconds: number) {
+/** wrk with a Lua script against `url`, measuring `registry` (the one serving `url`) around it. */
+export async function runWrk(registry: RegistryProcess, script: string, url: string, connections: number, seconds: number) {
   // One wrk thread: the machine has few cores and the registry needs them more than wrk.
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '--latency', '-s', script, url];
-  const m = await measure(ctx.registry, () => run('wrk', args, { timeoutMs: (seconds + 30) * 1000 }));
+  const m = await measure(registry, () => run('wrk', args, { timeoutMs: (seconds + 30) * 1000 }));
   if (m.result.code !== 0) throw new Error(`wrk exited with ${m.result.code}: ${m.result.stderr.slice(-500)}`);
   const r = parseWrk(m.result.stdout);
   return { m, r: { ...r, errors: r.socketErrors } };
@@ -95,12 +96,12 @@ export async function manifestWrk(ctx: BenchContext): Promise<Row[]> {
   await writeFile(script, `wrk.method = "GET"\nwrk.headers["Accept"] = "${ACCEPT}"\n`);
   const { manifestSeconds: seconds, manifestConnections } = ctx.settings;
   ctx.log(`manifest: ${ctx.settings.manifestWarmupSeconds} s untimed warm-up`);
-  await runWrk(ctx, script, url, 16, ctx.settings.manifestWarmupSeconds);
+  await runWrk(ctx.registry, script, url, 16, ctx.settings.manifestWarmupSeconds);
 
   const out: Row[] = [];
   for (const connections of manifestConnections) {
     ctx.log(`manifest GET (wrk): ${connections} connection(s) for ${seconds} s`);
-    const { m, r } = await runWrk(ctx, script, url, connections, seconds);
+    const { m, r } = await runWrk(ctx.registry, script, url, connections, seconds);
     out.push(...rows(`manifest GET, ${connections} conn`, 'wrk', r, seconds, serverNotes(m)));
   }
   const load = (method: 'GET' | 'HEAD', connections: number) =>

@@ -9,6 +9,9 @@ import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool
 import { toNumber, type Database } from './schema.js';
 import type { ImmutableRule, NamespaceQuota, PolicyStore, PullBatchEntry, TagStats } from './policy-store.js';
 
+/** Rows per upsert statement of recordPulls: 6 parameters each, well below every dialect's limit. */
+const PULL_ROWS = 100;
+
 const dateOrNull = (value: number | string | null): Date | null => (value === null ? null : new Date(toNumber(value)));
 const numberOrNull = (value: number | string | null): number | null => (value === null ? null : toNumber(value));
 
@@ -109,34 +112,45 @@ export class SqlPolicyStore implements PolicyStore {
   }
 
   async recordPulls(pulls: PullBatchEntry[]): Promise<void> {
-    if (pulls.length === 0) return;
-    // Manifests pushed since the policies migration have a row: one transaction of updates.
-    const missing = await this.db.transaction().execute(async (trx) => {
-      const out: PullBatchEntry[] = [];
-      for (const p of pulls) {
-        const result = await trx
-          .updateTable('manifest_stats')
-          .set({ pull_count: sql<number>`pull_count + ${p.count}`, last_pulled_at: p.lastPulledAt.getTime() })
-          .where('repository', '=', p.repository)
-          .where('digest', '=', p.digest)
-          .executeTakeFirst();
-        if (Number(result.numUpdatedRows) === 0) out.push(p);
-      }
-      return out;
-    });
-    // Older manifests get a row now; a manifest deleted meanwhile fails its foreign key and
-    // its pulls are dropped, each on its own so one failure loses nothing else.
-    for (const p of missing) {
-      try {
-        await this.db
-          .insertInto('manifest_stats')
-          .values({ repository: p.repository, digest: p.digest, pushed_at: null, pushed_by: null, last_pulled_at: p.lastPulledAt.getTime(), pull_count: p.count })
-          .onConflict((oc) =>
-            oc.columns(['repository', 'digest']).doUpdateSet({ pull_count: sql<number>`manifest_stats.pull_count + ${p.count}`, last_pulled_at: p.lastPulledAt.getTime() }),
-          )
-          .execute();
-      } catch {
-        // The manifest is gone.
+    // One row per manifest (a multi-row upsert may not touch a row twice): repeats add up.
+    const merged = new Map<string, PullBatchEntry>();
+    for (const p of pulls) {
+      const key = `${p.repository}@${p.digest}`;
+      const seen = merged.get(key);
+      merged.set(key, seen ? { ...p, count: seen.count + p.count, lastPulledAt: p.lastPulledAt > seen.lastPulledAt ? p.lastPulledAt : seen.lastPulledAt } : p);
+    }
+    const entries = [...merged.values()];
+    if (entries.length === 0) return;
+    // Upserts, PULL_ROWS rows a statement, in one transaction: a row for manifests pushed before
+    // the policies migration, else the counts added. On SQLite every statement and commit runs
+    // on the event loop: a statement per manifest (and a commit per new row) stalled the
+    // registry under pulls of many distinct manifests (bench: scale, benchmark.md).
+    const upsert = (db: Kysely<Database>, part: PullBatchEntry[]) =>
+      db
+        .insertInto('manifest_stats')
+        .values(
+          part.map((p) => ({ repository: p.repository, digest: p.digest, pushed_at: null, pushed_by: null, last_pulled_at: p.lastPulledAt.getTime(), pull_count: p.count })),
+        )
+        .onConflict((oc) =>
+          oc.columns(['repository', 'digest']).doUpdateSet((eb) => ({
+            pull_count: sql<number>`manifest_stats.pull_count + excluded.pull_count`,
+            last_pulled_at: eb.ref('excluded.last_pulled_at'),
+          })),
+        )
+        .execute();
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        for (let i = 0; i < entries.length; i += PULL_ROWS) await upsert(trx, entries.slice(i, i + PULL_ROWS));
+      });
+    } catch {
+      // A manifest deleted meanwhile fails its foreign key and rolls the batch back: then each
+      // on its own, its pulls dropped, so one failure loses nothing else.
+      for (const p of entries) {
+        try {
+          await upsert(this.db, [p]);
+        } catch {
+          // The manifest is gone.
+        }
       }
     }
   }
