@@ -104,3 +104,21 @@ export function assertNoSecrets(text: string, secrets: string[] = []): void {
   assert.doesNotMatch(text, /\$argon2id\$|\$2[aby]\$|passwordHash|password_hash|secretHash|secret_hash/);
   for (const s of secrets) assert.ok(!text.includes(s), 'a secret appears in a response');
 }
+
+/** A registry with access control on and namespace `team`: owner olivia, reader rita, and oscar, who is not a member. */
+export interface TeamRegistry {
+  reg: TestRegistry;
+  owner: Credentials;
+  reader: Credentials;
+  outsider: Credentials;
+}
+
+export async function startTeamRegistry(): Promise<TeamRegistry> {
+  const reg = await startAuthRegistry();
+  const owner = await createUser(reg, 'olivia');
+  const reader = await createUser(reg, 'rita');
+  const outsider = await createUser(reg, 'oscar');
+  expect(await api(reg, 'POST', '/namespaces', { as: owner, body: { name: 'team' } }), 201);
+  expect(await api(reg, 'PUT', '/namespaces/team/members/rita', { as: owner, body: { role: 'reader' } }), 201);
+  return { reg, owner, reader, outsider };
+}

@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { ADMIN, api, auditEvents, basic, createUser, expect, startAuthRegistry, type Credentials } from '../helpers/api.js';
+import { ADMIN, api, auditEvents, basic, createUser, expect, startAuthRegistry, startTeamRegistry, type Credentials } from '../helpers/api.js';
 import { expectError, expectStatus, locationOf, pushBlob, randomBytes, sha256, withDigest } from '../helpers/oci.js';
 
 function auth(c: Credentials): Record<string, string> {
@@ -43,12 +43,7 @@ describe('namespace quotas (access control on)', () => {
   let outsider: Credentials;
   const shared = randomBytes(400);
   before(async () => {
-    reg = await startAuthRegistry();
-    owner = await createUser(reg, 'olivia');
-    reader = await createUser(reg, 'rita');
-    outsider = await createUser(reg, 'oscar');
-    expect(await api(reg, 'POST', '/namespaces', { as: owner, body: { name: 'team' } }), 201);
-    expect(await api(reg, 'PUT', '/namespaces/team/members/rita', { as: owner, body: { role: 'reader' } }), 201);
+    ({ reg, owner, reader, outsider } = await startTeamRegistry());
   });
   after(async () => {
     await reg.close();

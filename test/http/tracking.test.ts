@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { ADMIN, api, basic, createUser, expect, startAuthRegistry, type Credentials } from '../helpers/api.js';
+import { ADMIN, api, basic, createUser, expect, startAuthRegistry, startTeamRegistry, type Credentials } from '../helpers/api.js';
 import { eventually } from '../helpers/auth.js';
 import { pushImage, pushManifest } from '../helpers/oci.js';
 
@@ -24,12 +24,7 @@ describe('manifest tracking (access control on)', () => {
   let outsider: Credentials;
   let v1: string;
   before(async () => {
-    reg = await startAuthRegistry();
-    owner = await createUser(reg, 'olivia');
-    reader = await createUser(reg, 'rita');
-    outsider = await createUser(reg, 'oscar');
-    expect(await api(reg, 'POST', '/namespaces', { as: owner, body: { name: 'team' } }), 201);
-    expect(await api(reg, 'PUT', '/namespaces/team/members/rita', { as: owner, body: { role: 'reader' } }), 201);
+    ({ reg, owner, reader, outsider } = await startTeamRegistry());
   });
   after(async () => {
     await reg.close();
