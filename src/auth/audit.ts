@@ -11,7 +11,8 @@ const BATCH_MS = 200;
 const BATCH_MAX = 500;
 
 export class Auditor {
-  private pending: NewAuditEvent[] = [];
+  /** Queued frequent events; identical ones (same actor, source and target) are merged. */
+  private pending = new Map<string, NewAuditEvent & { count: number }>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -19,18 +20,32 @@ export class Auditor {
     private readonly logger: Logger,
   ) {}
 
-  /** Queue a frequent event (a pull) for the next batch. */
+  /**
+   * Queue a frequent event (a pull) for the next batch. Repeats of the same event within a
+   * batch become one record whose detail carries `count` (a hot image pulled a thousand times
+   * a second is one row, not a thousand).
+   */
   later(event: AuditInput): void {
-    this.pending.push({ source: null, repository: null, reference: null, digest: null, detail: null, at: new Date(), ...event });
-    if (this.pending.length >= BATCH_MAX) void this.flush();
+    const full = { source: null, repository: null, reference: null, digest: null, detail: null, at: new Date(), ...event };
+    const key = JSON.stringify([full.actor, full.action, full.source, full.repository, full.reference, full.digest, full.detail]);
+    const queued = this.pending.get(key);
+    if (queued) {
+      queued.count++;
+      queued.at = full.at;
+    } else {
+      this.pending.set(key, { ...full, count: 1 });
+    }
+    if (this.pending.size >= BATCH_MAX) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), BATCH_MS);
   }
 
   async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const batch = this.pending;
-    this.pending = [];
+    const batch = [...this.pending.values()].map(({ count, ...event }) =>
+      count === 1 ? event : { ...event, detail: { ...(event.detail ?? {}), count } },
+    );
+    this.pending = new Map();
     if (batch.length === 0) return;
     try {
       await this.store.appendAuditBatch(batch);
