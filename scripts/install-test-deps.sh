@@ -9,6 +9,7 @@ command -v buildah >/dev/null || need+=(buildah)
 command -v ctr >/dev/null || need+=(containerd)
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v openssl >/dev/null || need+=(openssl)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-test-deps: missing ${need[*]}; installing needs root (apt-get install ${need[*]})" >&2

@@ -13,6 +13,7 @@ import { hasCommand, run } from '../helpers/exec.js';
 import { OCI_MANIFEST, OciLayout, readLayout, resolveTag, type BuiltImage } from '../helpers/oci-layout.js';
 import { ADMIN, addNamespace, addRobot, addUser, authSettings, basicAuth, eventually, type Credentials } from '../helpers/auth.js';
 import type { AuditEvent } from '../../src/auth/model.js';
+import { makePodmanSandbox } from '../helpers/podman.js';
 
 const TIMEOUT = 90_000;
 const skopeoInstalled = await hasCommand('skopeo');
@@ -156,39 +157,7 @@ describe('podman login, push and pull', { skip: podmanInstalled ? false : 'podma
     dev = await addUser(registry.app, 'podder', 'podder-password-1');
     await addNamespace(registry.app, 'team', 'private', { podder: 'developer' });
 
-    // podman names an image pulled from oci:<dir> after the path, which must be lower-case.
-    work = join(tmpdir(), `registry-e2e-podman-auth-${randomBytes(6).toString('hex')}`);
-    await mkdir(work);
-    for (const d of ['graph', 'run', 'tmp', 'static', 'volumes', 'cni', 'home']) await mkdir(join(work, d));
-    await writeFile(join(work, 'storage.conf'), `[storage]\ndriver = "vfs"\ngraphroot = "${work}/graph"\nrunroot = "${work}/run"\n`);
-    await writeFile(join(work, 'registries.conf'), `unqualified-search-registries = []\n\n[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`);
-    await writeFile(
-      join(work, 'containers.conf'),
-      [
-        '[engine]',
-        'events_logger = "none"',
-        'cgroup_manager = "cgroupfs"',
-        `tmp_dir = "${work}/tmp"`,
-        `static_dir = "${work}/static"`,
-        `volume_path = "${work}/volumes"`,
-        '[network]',
-        `network_config_dir = "${work}/cni"`,
-        '',
-      ].join('\n'),
-    );
-    await writeFile(join(work, 'auth.json'), JSON.stringify({ auths: {} }));
-    policy = join(work, 'policy.json');
-    await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-    env = {
-      CONTAINERS_STORAGE_CONF: join(work, 'storage.conf'),
-      CONTAINERS_REGISTRIES_CONF: join(work, 'registries.conf'),
-      CONTAINERS_CONF: join(work, 'containers.conf'),
-      REGISTRY_AUTH_FILE: join(work, 'auth.json'),
-      TMPDIR: join(work, 'tmp'),
-      HOME: join(work, 'home'),
-      XDG_RUNTIME_DIR: join(work, 'run'),
-      XDG_CONFIG_HOME: join(work, 'home'),
-    };
+    ({ work, env, policy } = await makePodmanSandbox('podman-auth', registry.host));
 
     layout = await OciLayout.create(join(work, 'layout'));
     image = await layout.addImage({ os: 'linux', architecture: 'amd64' }, [[{ path: 'etc/motd', content: 'pushed by podman with credentials\n' }]]);

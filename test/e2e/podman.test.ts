@@ -12,6 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { hasCommand, run } from '../helpers/exec.js';
 import { OciLayout, sha256, type BuiltImage, type Descriptor } from '../helpers/oci-layout.js';
+import { makePodmanSandbox } from '../helpers/podman.js';
 
 const TIMEOUT = 120_000;
 const podmanInstalled = await hasCommand('podman');
@@ -69,41 +70,7 @@ describe('podman and buildah', { skip: podmanInstalled ? false : 'podman is not 
 
   before(async () => {
     registry = await startRegistry();
-    // podman names an image pulled from oci:<dir> after the path, which must be lower-case.
-    work = join(tmpdir(), `registry-e2e-podman-${randomBytes(6).toString('hex')}`);
-    await mkdir(work);
-    for (const d of ['graph', 'run', 'tmp', 'static', 'volumes', 'cni', 'home']) await mkdir(join(work, d));
-    await writeFile(join(work, 'storage.conf'), `[storage]\ndriver = "vfs"\ngraphroot = "${work}/graph"\nrunroot = "${work}/run"\n`);
-    await writeFile(
-      join(work, 'registries.conf'),
-      `unqualified-search-registries = []\n\n[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`,
-    );
-    await writeFile(
-      join(work, 'containers.conf'),
-      [
-        '[engine]',
-        'events_logger = "none"',
-        'cgroup_manager = "cgroupfs"',
-        `tmp_dir = "${work}/tmp"`,
-        `static_dir = "${work}/static"`,
-        `volume_path = "${work}/volumes"`,
-        '[network]',
-        `network_config_dir = "${work}/cni"`,
-        '',
-      ].join('\n'),
-    );
-    await writeFile(join(work, 'auth.json'), JSON.stringify({ auths: {} }));
-    await writeFile(join(work, 'policy.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-    env = {
-      CONTAINERS_STORAGE_CONF: join(work, 'storage.conf'),
-      CONTAINERS_REGISTRIES_CONF: join(work, 'registries.conf'),
-      CONTAINERS_CONF: join(work, 'containers.conf'),
-      REGISTRY_AUTH_FILE: join(work, 'auth.json'),
-      TMPDIR: join(work, 'tmp'),
-      HOME: join(work, 'home'),
-      XDG_RUNTIME_DIR: join(work, 'run'),
-      XDG_CONFIG_HOME: join(work, 'home'),
-    };
+    ({ work, env } = await makePodmanSandbox('podman', registry.host));
 
     layout = await OciLayout.create(join(work, 'layout'));
     image = await layout.addImage({ os: 'linux', architecture: 'amd64' }, [
