@@ -22,6 +22,7 @@ import { LoginThrottle, MemoryCounter } from './auth/throttle.js';
 import { registerTokenEndpoint } from './http/token.js';
 import { registerApi } from './http/api/index.js';
 import { NamespacePolicies } from './registry/policies.js';
+import { RetentionService } from './registry/retention.js';
 import { GarbageCollector, type GcReport } from './registry/gc.js';
 import { manifestForgetter } from './metadata/open.js';
 
@@ -45,6 +46,8 @@ export interface App {
   manifests: ManifestService;
   /** Immutable tags, quotas, manifest tracking (pull counts are flushed in batches). */
   policies: NamespacePolicies;
+  /** Retention policies: run one by hand, or the due ones (also every retention.intervalMs). */
+  retention: RetentionService;
   /** Online garbage collection (also run every gc.intervalMs when that is set). */
   collectGarbage(options?: GcOverrides): Promise<GcReport>;
   logger: Logger;
@@ -58,7 +61,7 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level })): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const { metadata, access, policies: policyStore, redis, gc: gcStore } = await openMetadataStore(config, logger);
+  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore } = await openMetadataStore(config, logger);
   const auditor = new Auditor(access, logger);
   const policies = new NamespacePolicies(policyStore, (err, what) => logger.error({ err }, what));
   const blobs = new BlobService(blobStore, metadata, {
@@ -87,9 +90,18 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     },
   );
 
+  const forgetManifest = manifestForgetter(metadata);
+  const retention = new RetentionService(retentionStore, metadata, gcStore, {
+    untaggedGraceMs: config.retention.untaggedGraceMs,
+    immutableRules: (namespace) => policyStore.listImmutableRules(namespace),
+    audit: (event) => auditor.record(event),
+    flushPulls: () => policies.flush(),
+    ...(forgetManifest ? { onManifestDeleted: forgetManifest } : {}),
+  });
+
   if (auth) {
     registerTokenEndpoint(server, auth.tokenEndpoint);
-    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies });
+    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies, retention });
   }
 
   const purge = setInterval(() => {
@@ -101,7 +113,6 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   purge.unref();
 
   const collector = new GarbageCollector(gcStore, blobStore);
-  const forgetManifest = manifestForgetter(metadata);
   let collecting: Promise<GcReport> | undefined;
   const collectGarbage = (options: GcOverrides = {}): Promise<GcReport> => {
     const run = () =>
@@ -132,6 +143,26 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       : undefined;
   gcTimer?.unref();
 
+  let retaining: Promise<unknown> | undefined;
+  const retentionTimer =
+    config.retention.intervalMs > 0
+      ? setInterval(() => {
+          if (retaining) return;
+          retaining = retention
+            .runDue(config.retention.intervalMs)
+            .then(
+              (reports) => {
+                for (const r of reports) if (r.tagsRemoved || r.manifestsRemoved) logger.info({ retention: { ...r, removedTags: undefined, removedManifests: undefined } }, 'retention policy applied');
+              },
+              (err: unknown) => logger.warn({ err }, 'retention run failed'),
+            )
+            .finally(() => {
+              retaining = undefined;
+            });
+        }, Math.min(config.retention.intervalMs, 60_000))
+      : undefined;
+  retentionTimer?.unref();
+
   let closed = false;
   return {
     config,
@@ -143,6 +174,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     blobs,
     manifests,
     policies,
+    retention,
     collectGarbage,
     logger,
     reloadTls() {
@@ -161,7 +193,9 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       closed = true;
       clearInterval(purge);
       if (gcTimer) clearInterval(gcTimer);
+      if (retentionTimer) clearInterval(retentionTimer);
       await collecting?.catch(() => undefined);
+      await retaining;
       const grace = setTimeout(() => server.server.closeAllConnections(), config.http.shutdownGraceMs);
       grace.unref();
       await server.close();

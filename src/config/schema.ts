@@ -89,6 +89,14 @@ export const ConfigSchema = z
         deleteUntaggedManifests: z.stringbool().or(z.boolean()).default(false),
       })
       .prefault({}),
+    retention: z
+      .strictObject({
+        /** Run the enabled retention policies this often (each on one node of a cluster); 0 = only on demand. */
+        intervalMs: z.coerce.number().int().nonnegative().default(3600_000),
+        /** Untagged manifests younger than this are kept (a multi-arch push sends its index last). */
+        untaggedGraceMs: z.coerce.number().int().nonnegative().default(3600_000),
+      })
+      .prefault({}),
     limits: z
       .strictObject({
         manifestMaxBytes: z.coerce.number().int().positive().default(4 * MiB),

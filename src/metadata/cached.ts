@@ -108,8 +108,8 @@ export class CachedMetadataStore implements MetadataStore {
     return deleted;
   }
 
-  async deleteTag(repository: string, tag: string): Promise<boolean> {
-    const deleted = await this.inner.deleteTag(repository, tag);
+  async deleteTag(repository: string, tag: string, expectedDigest?: string): Promise<boolean> {
+    const deleted = await this.inner.deleteTag(repository, tag, expectedDigest);
     await this.cache.increment(this.generationKey(repository));
     await this.cache.invalidate([this.tagKey(repository, tag)]);
     return deleted;

@@ -150,6 +150,24 @@ export interface ManifestStatsTable {
   pull_count: Int;
 }
 
+// --- retention (migration 0040_retention)
+
+export interface RetentionPoliciesTable {
+  id: string;
+  namespace: string;
+  /** Glob over repository names below the namespace (`*` for all). */
+  repositories: string;
+  /** RetentionRules as JSON. */
+  rules: string;
+  enabled: Flag;
+  created_by: string;
+  created_at: Int;
+  updated_at: Int;
+  last_run_at: NullableInt;
+  /** The last run's summary as JSON. */
+  last_run: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -167,6 +185,7 @@ export interface Database {
   immutable_rules: ImmutableRulesTable;
   namespace_quotas: NamespaceQuotasTable;
   manifest_stats: ManifestStatsTable;
+  retention_policies: RetentionPoliciesTable;
 }
 
 export function toNumber(value: number | string | bigint): number {

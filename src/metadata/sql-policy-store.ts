@@ -16,7 +16,7 @@ const dateOrNull = (value: number | string | null): Date | null => (value === nu
 const numberOrNull = (value: number | string | null): number | null => (value === null ? null : toNumber(value));
 
 /** `column` names a repository of the namespace. */
-function inNamespace<T extends keyof Database>(eb: ExpressionBuilder<Database, T>, column: string, namespace: string): Expression<SqlBool> {
+export function inNamespace<T extends keyof Database>(eb: ExpressionBuilder<Database, T>, column: string, namespace: string): Expression<SqlBool> {
   const ref = sql.ref(column);
   return eb.or([eb(ref, '=', namespace), eb.and([eb(ref, '>=', `${namespace}/`), eb(ref, '<', `${namespace}0`)])]);
 }

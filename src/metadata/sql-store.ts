@@ -17,6 +17,8 @@ import type {
   UploadSessionRecord,
 } from './store.js';
 import { MissingReferencesError } from './store.js';
+import { SqlRetentionStore } from './sql-retention-store.js';
+import type { RetentionStore } from './retention-store.js';
 import { SqlGcStore } from './sql-gc-store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -79,6 +81,14 @@ export class SqlMetadataStore implements MetadataStore {
   policies(): PolicyStore {
     this.policyStore ??= new SqlPolicyStore(this.db);
     return this.policyStore;
+  }
+
+  private retentionStore: SqlRetentionStore | undefined;
+
+  /** Retention policies, on the same database. */
+  retention(): RetentionStore {
+    this.retentionStore ??= new SqlRetentionStore(this.db);
+    return this.retentionStore;
   }
 
   private gcStore: SqlGcStore | undefined;
@@ -400,8 +410,13 @@ export class SqlMetadataStore implements MetadataStore {
     });
   }
 
-  async deleteTag(repository: string, tag: string): Promise<boolean> {
-    const result = await this.db.deleteFrom('tags').where('repository', '=', repository).where('name', '=', tag).executeTakeFirst();
+  async deleteTag(repository: string, tag: string, expectedDigest?: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('tags')
+      .where('repository', '=', repository)
+      .where('name', '=', tag)
+      .$if(expectedDigest !== undefined, (q) => q.where('manifest_digest', '=', expectedDigest!))
+      .executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
   }
 

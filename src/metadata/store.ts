@@ -107,7 +107,8 @@ export interface MetadataStore {
   missingManifests(repository: string, digests: string[]): Promise<string[]>;
   /** Delete a manifest and every tag pointing at it; true when it existed. */
   deleteManifest(repository: string, digest: string): Promise<boolean>;
-  deleteTag(repository: string, tag: string): Promise<boolean>;
+  /** Delete a tag (only while it points at `expectedDigest`, when given); true when this call deleted it. */
+  deleteTag(repository: string, tag: string, expectedDigest?: string): Promise<boolean>;
   /** Tags in lexical order. */
   listTags(repository: string, page: Page): Promise<string[]>;
   listReferrers(repository: string, subjectDigest: string, artifactType?: string): Promise<ReferrerRecord[]>;

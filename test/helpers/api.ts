@@ -113,8 +113,8 @@ export interface TeamRegistry {
   outsider: Credentials;
 }
 
-export async function startTeamRegistry(): Promise<TeamRegistry> {
-  const reg = await startAuthRegistry();
+export async function startTeamRegistry(extra: Record<string, unknown> = {}): Promise<TeamRegistry> {
+  const reg = await startAuthRegistry(extra);
   const owner = await createUser(reg, 'olivia');
   const reader = await createUser(reg, 'rita');
   const outsider = await createUser(reg, 'oscar');

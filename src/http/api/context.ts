@@ -2,6 +2,7 @@
 // caller (HTTP Basic or a bearer token from /token, only ever from the Authorization header),
 // JSON bodies (application/json only, size-limited, validated with zod), JSON answers, and
 // the views of records that leave the server (never a password hash or robot secret hash).
+import type { RetentionService } from '../../registry/retention.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RegistryError } from '../../registry/errors.js';
@@ -22,6 +23,7 @@ export interface ApiContext {
   auditor: Auditor;
   /** Immutable-tag rules, quotas and manifest tracking. */
   policies: NamespacePolicies;
+  retention: RetentionService;
 }
 
 /** An authenticated caller: a user or a robot, as the store knows it right now. */

@@ -9,6 +9,7 @@ import { registerRobotRoutes } from './robots.js';
 import { registerAuditRoutes } from './audit.js';
 import { registerOpenApiRoute } from './openapi.js';
 import { registerPolicyRoutes } from './policies.js';
+import { registerRetentionRoutes } from './retention.js';
 
 export type { ApiContext } from './context.js';
 
@@ -20,4 +21,5 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
   registerRobotRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   registerPolicyRoutes(app, ctx);
+  registerRetentionRoutes(app, ctx);
 }

@@ -46,7 +46,7 @@ async function quotaView(ctx: ApiContext, namespace: string, quota: NamespaceQuo
 }
 
 /** Members and administrators read a namespace's policies; to others it is not there or not theirs. */
-async function memberNamespace(ctx: ApiContext, caller: Caller, name: string): Promise<string> {
+export async function memberNamespace(ctx: ApiContext, caller: Caller, name: string): Promise<string> {
   const { namespace, role } = await visibleNamespace(ctx, caller, name);
   if (!caller.admin && role === undefined) throw denied('only members of the namespace and administrators may see this', { namespace: namespace.name });
   return namespace.name;

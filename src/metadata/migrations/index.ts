@@ -199,6 +199,24 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0040_retention': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('retention_policies')
+          .addColumn('id', text(64), (c) => c.primaryKey())
+          .addColumn('namespace', text(255), (c) => c.notNull())
+          .addColumn('repositories', text(255), (c) => c.notNull())
+          .addColumn('rules', 'text', (c) => c.notNull())
+          .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
+          .addColumn('created_by', text(255), (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_run_at', 'bigint')
+          .addColumn('last_run', 'text')
+          .execute();
+        await db.schema.createIndex('retention_policies_namespace').on('retention_policies').column('namespace').execute();
+      },
+    },
   };
 }
 
