@@ -1,34 +1,13 @@
 // `registry gc` and `registry scrub`: run garbage collection or a consistency check against
 // the configured stores while the registry keeps serving (no read-only window needed).
 import { Command } from 'commander';
-import type { Config } from '../config/schema.js';
-import { manifestForgetter, openSqlStore } from '../metadata/open.js';
-import type { MetadataStore } from '../metadata/store.js';
-import { pino } from 'pino';
-import type { SqlMetadataStore } from '../metadata/sql-store.js';
-import { openBlobStore } from '../storage/open.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import { manifestForgetter } from '../metadata/open.js';
+import { withStores } from './stores.js';
 import { BlobService } from '../registry/blobs.js';
 import { GarbageCollector } from '../registry/gc.js';
 import { Scrubber } from '../registry/scrub.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './options.js';
 import { Progress } from './progress.js';
-
-async function withStores<T>(config: Config, fn: (store: SqlMetadataStore, blobs: BlobStore, metadata: MetadataStore) => Promise<T>): Promise<T> {
-  const blobs = await openBlobStore(config);
-  const store = await openSqlStore(config);
-  // With Redis configured, manifests the collection deletes are dropped from the shared cache.
-  let metadata: MetadataStore = store;
-  if (config.redis.url) {
-    const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('../metadata/cached.js'), import('../cache/cache.js')]);
-    metadata = new CachedMetadataStore(store, new RedisCache(config.redis.url, pino({ level: 'silent' }), config.redis.keyPrefix), config.redis.cacheTtlSeconds);
-  }
-  try {
-    return await fn(store, blobs, metadata);
-  } finally {
-    await metadata.close();
-  }
-}
 
 function nonNegativeInt(value: string, what: string): number {
   const n = Number(value);
