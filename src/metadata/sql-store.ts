@@ -16,7 +16,7 @@ import type {
   ReferrerRecord,
   UploadSessionRecord,
 } from './store.js';
-import { MissingReferencesError } from './store.js';
+import { MissingReferencesError, TagConflictError } from './store.js';
 import { SqlRetentionStore } from './sql-retention-store.js';
 import type { RetentionStore } from './retention-store.js';
 import { SqlGcStore } from './sql-gc-store.js';
@@ -283,7 +283,17 @@ export class SqlMetadataStore implements MetadataStore {
           .onConflict((oc) => oc.columns(['repository', 'manifest_digest', 'child_digest', 'kind']).doNothing())
           .execute();
       }
-      if (m.tag !== undefined) {
+      if (m.tag !== undefined && m.tagImmutable) {
+        // Created if absent, never moved: of concurrent first pushes one wins (the others' inserts
+        // wait on the key, then do nothing) and the rest see its digest.
+        await trx
+          .insertInto('tags')
+          .values({ repository: m.repository, name: m.tag, manifest_digest: m.digest, updated_at: now })
+          .onConflict((oc) => oc.columns(['repository', 'name']).doNothing())
+          .execute();
+        const row = await trx.selectFrom('tags').select('manifest_digest').where('repository', '=', m.repository).where('name', '=', m.tag).executeTakeFirst();
+        if (row && row.manifest_digest !== m.digest) throw new TagConflictError(row.manifest_digest);
+      } else if (m.tag !== undefined) {
         await trx
           .insertInto('tags')
           .values({ repository: m.repository, name: m.tag, manifest_digest: m.digest, updated_at: now })

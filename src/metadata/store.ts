@@ -49,6 +49,8 @@ export interface NewManifest {
    * garbage collection.
    */
   verifyReferences?: boolean;
+  /** The tag may be created but never moved: putManifest throws TagConflictError when it points elsewhere. */
+  tagImmutable?: boolean;
 }
 
 export interface ReferrerRecord {
@@ -134,5 +136,12 @@ export class MissingReferencesError extends Error {
     readonly manifests: string[],
   ) {
     super('manifest references missing content');
+  }
+}
+
+/** Thrown by putManifest when an immutable tag, inside its transaction, points at another manifest. */
+export class TagConflictError extends Error {
+  constructor(readonly currentDigest: string) {
+    super('the tag points at another manifest');
   }
 }

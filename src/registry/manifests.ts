@@ -5,7 +5,7 @@ import { digestOf, looksLikeDigest, parseDigest } from './digest.js';
 import { checkName, checkTag } from './names.js';
 import { parseManifest, requiredBlobs, type ParsedManifest } from './manifest.js';
 import { MANIFEST_MEDIA_TYPES, MediaType, accepts, type ManifestMediaType } from './media-types.js';
-import { MissingReferencesError, type ManifestRecord, type MetadataStore, type ReferrerRecord } from '../metadata/store.js';
+import { MissingReferencesError, TagConflictError, type ManifestRecord, type MetadataStore, type ReferrerRecord } from '../metadata/store.js';
 import { noPolicies, type RegistryPolicies } from './policies.js';
 
 export interface ManifestServiceOptions {
@@ -62,7 +62,7 @@ export class ManifestService {
     }
     const manifest = parseManifest(body, contentType);
     await this.checkReferences(repository, manifest);
-    if (ref.kind === 'tag') await this.policies.checkTagPush(repository, ref.tag, digest);
+    const immutableTag = ref.kind === 'tag' ? await this.policies.checkTagPush(repository, ref.tag, digest) : undefined;
     await this.policies.checkRepositoryCreate(repository);
     // Checked again inside the store's transaction: a collection may have run meanwhile.
     await this.metadata.putManifest({
@@ -79,7 +79,9 @@ export class ManifestService {
       ],
       ...(ref.kind === 'tag' ? { tag: ref.tag } : {}),
       verifyReferences: true,
+      tagImmutable: immutableTag !== undefined,
     }).catch((err: unknown) => {
+      if (err instanceof TagConflictError && immutableTag) throw immutableTag.conflict(err.currentDigest);
       if (!(err instanceof MissingReferencesError)) throw err;
       throw new RegistryErrors([
         ...err.blobs.map((digest) => new RegistryError('MANIFEST_BLOB_UNKNOWN', 'manifest references a blob unknown to the repository', { digest })),

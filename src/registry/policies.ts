@@ -7,8 +7,12 @@ import { namespaceOf } from './names.js';
 import type { ImmutableRule, PolicyStore, PullBatchEntry } from '../metadata/policy-store.js';
 
 export interface RegistryPolicies {
-  /** Before pointing `tag` at `digest`: refuses to move an immutable tag (same digest is fine). */
-  checkTagPush(repository: string, tag: string, digest: string): Promise<void>;
+  /**
+   * Before pointing `tag` at `digest`: refuses to move an immutable tag (same digest is fine).
+   * For an immutable tag, returns the error to raise should the store find the tag moved by a
+   * concurrent push after this check (the store re-checks inside its transaction).
+   */
+  checkTagPush(repository: string, tag: string, digest: string): Promise<ImmutableTagGuard | undefined>;
   /** Before deleting a tag. */
   checkTagDelete(repository: string, tag: string): Promise<void>;
   /** Before deleting a manifest by digest: refused while an immutable tag points at it. */
@@ -21,6 +25,10 @@ export interface RegistryPolicies {
   manifestPushed(repository: string, digest: string, actor: string): Promise<void>;
   /** A manifest was pulled (GET): counted in memory, written in batches. */
   manifestPulled(repository: string, digest: string): void;
+}
+
+export interface ImmutableTagGuard {
+  conflict(currentDigest: string): RegistryError;
 }
 
 /** No rules, no quotas, no tracking. */
@@ -64,12 +72,13 @@ export class NamespacePolicies implements RegistryPolicies {
     return rules.find((r) => globMatch(r.pattern, tag));
   }
 
-  async checkTagPush(repository: string, tag: string, digest: string): Promise<void> {
+  async checkTagPush(repository: string, tag: string, digest: string): Promise<ImmutableTagGuard | undefined> {
     const rule = await this.immutableRule(repository, tag);
-    if (!rule) return;
+    if (!rule) return undefined;
+    const guard = { conflict: (current: string) => immutable(tag, rule, { repository, tag, digest: current }) };
     const current = await this.store.tagDigest(repository, tag);
-    if (current === undefined || current === digest) return;
-    throw immutable(tag, rule, { repository, tag, digest: current });
+    if (current === undefined || current === digest) return guard;
+    throw guard.conflict(current);
   }
 
   async checkTagDelete(repository: string, tag: string): Promise<void> {

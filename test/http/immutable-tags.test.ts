@@ -58,6 +58,24 @@ describe('immutable tags (access control on)', () => {
     assert.ok(events.some((e) => e.actor === 'admin' && e.detail?.['pattern'] === 'release-??'));
   });
 
+  test('concurrent first pushes of an immutable tag: exactly one wins, the others are refused', async () => {
+    const images = [];
+    for (let i = 0; i < 12; i++) images.push(await pushImage(reg.url, 'team/race', { headers: auth(owner) }));
+    const results = await Promise.all(
+      images.map(async (img) => {
+        const res = await putManifest(reg.url, 'team/race', 'v9.9', img.bytes, img.manifest.mediaType, auth(owner));
+        return { img, status: res.status, text: await res.text() };
+      }),
+    );
+    const won = results.filter((r) => r.status === 201);
+    assert.equal(won.length, 1, results.map((r) => r.status).join());
+    for (const r of results.filter((x) => x.status !== 201)) {
+      assert.equal(r.status, 403, r.text);
+      assert.match(r.text, /"code":"DENIED".*tag v9.9 is immutable/);
+    }
+    assert.equal(await tagDigest(reg, 'team/race', 'v9.9', auth(owner)), won[0]!.img.digest);
+  });
+
   test('an immutable tag can be pushed once and re-pushed with the same digest, never moved', async () => {
     const first = await pushImage(reg.url, 'team/app', { reference: 'v1.0', headers: auth(owner) });
     // Idempotent re-push of the same manifest.
