@@ -7,6 +7,7 @@
 import type { Cache } from '../cache/cache.js';
 import type {
   BlobLink,
+  LinkQuota,
   ManifestRecord,
   MetadataStore,
   NewManifest,
@@ -182,11 +183,11 @@ export class CachedMetadataStore implements MetadataStore {
   ping(): Promise<void> {
     return this.inner.ping();
   }
-  reserveBlobLink(repository: string, digest: string, size: number): Promise<'linked' | 'wait'> {
-    return this.inner.reserveBlobLink(repository, digest, size);
+  reserveBlobLink(repository: string, digest: string, size: number, quota?: LinkQuota): Promise<'linked' | 'wait'> {
+    return this.inner.reserveBlobLink(repository, digest, size, quota);
   }
-  linkStoredBlob(repository: string, digest: string): Promise<BlobLink | undefined> {
-    return this.inner.linkStoredBlob(repository, digest);
+  linkStoredBlob(repository: string, digest: string, quota?: LinkQuota): Promise<BlobLink | undefined> {
+    return this.inner.linkStoredBlob(repository, digest, quota);
   }
 
   async close(): Promise<void> {

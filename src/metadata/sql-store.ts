@@ -16,7 +16,7 @@ import type {
   ReferrerRecord,
   UploadSessionRecord,
 } from './store.js';
-import { MissingReferencesError, TagConflictError } from './store.js';
+import { MissingReferencesError, QuotaExceededError, TagConflictError, type LinkQuota } from './store.js';
 import { SqlRetentionStore } from './sql-retention-store.js';
 import type { RetentionStore } from './retention-store.js';
 import { SqlGcStore } from './sql-gc-store.js';
@@ -340,10 +340,11 @@ export class SqlMetadataStore implements MetadataStore {
     if (missingBlobs.length || missingChildren.length) throw new MissingReferencesError(missingBlobs, missingChildren);
   }
 
-  async reserveBlobLink(repository: string, digest: string, size: number): Promise<'linked' | 'wait'> {
+  async reserveBlobLink(repository: string, digest: string, size: number, quota?: LinkQuota): Promise<'linked' | 'wait'> {
     const now = Date.now();
     return this.db.transaction().execute(async (trx) => {
       await this.ensureRepository(trx, repository);
+      if (quota) await this.enforceQuota(trx, quota, digest, size);
       const row = await trx
         .selectFrom('blobs')
         .select(['deleting', 'deleting_until'])
@@ -366,7 +367,20 @@ export class SqlMetadataStore implements MetadataStore {
     });
   }
 
-  async linkStoredBlob(repository: string, digest: string): Promise<BlobLink | undefined> {
+  /**
+   * Inside a linking transaction: refuse when the blob is new to the namespace and would take it
+   * past its limit. On PostgreSQL the quota row is locked first, so links into one namespace
+   * with a quota are checked one at a time; SQLite's write lock does that already.
+   */
+  private async enforceQuota(trx: Transaction<Database>, quota: LinkQuota, digest: string, size: number): Promise<void> {
+    if (this.dialect === 'postgres') await trx.selectFrom('namespace_quotas').select('namespace').where('namespace', '=', quota.namespace).forUpdate().execute();
+    const usage = new SqlPolicyStore(trx);
+    if (await usage.blobInNamespace(quota.namespace, digest)) return;
+    const used = await usage.usedBytes(quota.namespace);
+    if (used + size > quota.limitBytes) throw new QuotaExceededError(used);
+  }
+
+  async linkStoredBlob(repository: string, digest: string, quota?: LinkQuota): Promise<BlobLink | undefined> {
     const now = Date.now();
     return this.db.transaction().execute(async (trx) => {
       await this.ensureRepository(trx, repository);
@@ -377,6 +391,7 @@ export class SqlMetadataStore implements MetadataStore {
         .$if(this.dialect === 'postgres', (q) => q.forUpdate())
         .executeTakeFirst();
       if (!row || row.deleting !== null) return undefined;
+      if (quota) await this.enforceQuota(trx, quota, digest, toNumber(row.size));
       await trx
         .insertInto('repository_blobs')
         .values({ repository, digest, created_at: now })

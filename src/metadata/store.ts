@@ -124,9 +124,9 @@ export interface MetadataStore {
    * now. 'wait' while a collector holds a claim on the blob (it is deleting the bytes): the
    * caller waits, tries again, then checks the bytes are still there.
    */
-  reserveBlobLink(repository: string, digest: string, size: number): Promise<'linked' | 'wait'>;
+  reserveBlobLink(repository: string, digest: string, size: number, quota?: LinkQuota): Promise<'linked' | 'wait'>;
   /** Link a blob that is recorded and not being deleted (cross-repository mount); undefined otherwise. */
-  linkStoredBlob(repository: string, digest: string): Promise<BlobLink | undefined>;
+  linkStoredBlob(repository: string, digest: string, quota?: LinkQuota): Promise<BlobLink | undefined>;
 }
 
 /** Thrown by putManifest when, inside its transaction, a referenced blob or child manifest is missing. */
@@ -143,5 +143,21 @@ export class MissingReferencesError extends Error {
 export class TagConflictError extends Error {
   constructor(readonly currentDigest: string) {
     super('the tag points at another manifest');
+  }
+}
+
+/**
+ * A storage quota checked inside the transaction that links a blob (so concurrent pushes
+ * cannot together exceed it): a blob the namespace holds already adds nothing.
+ */
+export interface LinkQuota {
+  namespace: string;
+  limitBytes: number;
+}
+
+/** Thrown by reserveBlobLink and linkStoredBlob when the link would exceed the LinkQuota. */
+export class QuotaExceededError extends Error {
+  constructor(readonly usedBytes: number) {
+    super('storage quota exceeded');
   }
 }

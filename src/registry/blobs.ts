@@ -4,13 +4,13 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import type { Readable } from "node:stream";
 import type { BlobStore } from '../storage/blob-store.js';
-import type { MetadataStore, UploadSessionRecord } from '../metadata/store.js';
+import { QuotaExceededError, type MetadataStore, type UploadSessionRecord } from '../metadata/store.js';
 import { RegistryError } from './errors.js';
 import { fromHash, parseDigest, type Digest } from './digest.js';
 import { checkName, isValidName } from './names.js';
 import { KeyedLock } from './keyed-lock.js';
 import type { ByteRange } from './ranges.js';
-import { noPolicies, type RegistryPolicies } from './policies.js';
+import { noPolicies, type RegistryPolicies, type StorageQuota } from './policies.js';
 
 const UPLOAD_ID = /^[A-Za-z0-9-]{1,64}$/;
 /** How long a chunk write may hold an upload without renewing its claim. */
@@ -99,9 +99,9 @@ export class BlobService {
     const link = await this.metadata.getBlobLink(from, digest.value);
     if (!link || !(await this.blobs.stat(digest))) return undefined;
     await this.policies.checkRepositoryCreate(repository);
-    await this.policies.checkBlobLink(repository, digest.value, link.size);
+    const quota = await this.policies.checkBlobLink(repository, digest.value, link.size);
     // Linked only while the blob is recorded and no collector is deleting it; else an upload.
-    const linked = await this.metadata.linkStoredBlob(repository, digest.value);
+    const linked = await this.metadata.linkStoredBlob(repository, digest.value, quota).catch(quotaError(quota, digest.value, link.size));
     if (!linked) return undefined;
     return { digest, size: linked.size };
   }
@@ -136,8 +136,8 @@ export class BlobService {
       if (actual.value !== digest.value) {
         throw new RegistryError('DIGEST_INVALID', undefined, { expected: digest.value, actual: actual.value });
       }
-      await this.policies.checkBlobLink(repository, digest.value, size);
-      await this.commitAndLink(repository, id, size, digest);
+      const quota = await this.policies.checkBlobLink(repository, digest.value, size);
+      await this.commitAndLink(repository, id, size, digest, quota);
       return { digest, size };
     } catch (err) {
       await this.blobs.abortUpload(id).catch(() => undefined);
@@ -174,8 +174,8 @@ export class BlobService {
         if (actual.value !== digest.value) {
           throw new RegistryError('DIGEST_INVALID', undefined, { expected: digest.value, actual: actual.value });
         }
-        await this.policies.checkBlobLink(repository, digest.value, final.size);
-        await this.commitAndLink(repository, final.id, final.size, digest);
+        const quota = await this.policies.checkBlobLink(repository, digest.value, final.size);
+        await this.commitAndLink(repository, final.id, final.size, digest, quota);
         await this.metadata.deleteUpload(final.id);
         this.hashes.delete(final.id);
         return final.size;
@@ -331,10 +331,11 @@ export class BlobService {
    * made the bytes stay; they are checked then, since a collection may have deleted them just
    * before (the push then fails with a retryable error instead of linking missing bytes).
    */
-  private async commitAndLink(repository: string, uploadId: string, size: number, digest: Digest): Promise<void> {
+  private async commitAndLink(repository: string, uploadId: string, size: number, digest: Digest, quota?: StorageQuota): Promise<void> {
     await this.commit(uploadId, size, digest);
     const deadline = Date.now() + COLLECTOR_WAIT_MS;
-    while ((await this.metadata.reserveBlobLink(repository, digest.value, size)) === 'wait') {
+    const link = () => this.metadata.reserveBlobLink(repository, digest.value, size, quota).catch(quotaError(quota, digest.value, size));
+    while ((await link()) === 'wait') {
       if (Date.now() > deadline) throw new RegistryError('UNAVAILABLE', 'the blob is being garbage collected; retry the push');
       await new Promise((res) => setTimeout(res, 25));
     }
@@ -382,3 +383,11 @@ function rangeError(session: UploadSessionRecord): RegistryError {
   });
 }
 
+
+/** Turns the store's QuotaExceededError into the client's DENIED error naming limit and usage. */
+function quotaError(quota: StorageQuota | undefined, digest: string, size: number): (err: unknown) => never {
+  return (err: unknown) => {
+    if (quota && err instanceof QuotaExceededError) throw quota.exceeded(err.usedBytes, size, digest);
+    throw err;
+  };
+}

@@ -5,6 +5,7 @@
 import { RegistryError } from './errors.js';
 import { namespaceOf } from './names.js';
 import type { ImmutableRule, PolicyStore, PullBatchEntry } from '../metadata/policy-store.js';
+import type { LinkQuota } from '../metadata/store.js';
 
 export interface RegistryPolicies {
   /**
@@ -17,14 +18,22 @@ export interface RegistryPolicies {
   checkTagDelete(repository: string, tag: string): Promise<void>;
   /** Before deleting a manifest by digest: refused while an immutable tag points at it. */
   checkManifestDelete(repository: string, digest: string): Promise<void>;
-  /** Before a blob of `size` bytes is linked into the repository (upload, monolithic push, mount). */
-  checkBlobLink(repository: string, digest: string, size: number): Promise<void>;
+  /**
+   * Before a blob of `size` bytes is linked into the repository (upload, monolithic push,
+   * mount). With a storage quota, returns it, to be checked again inside the linking transaction.
+   */
+  checkBlobLink(repository: string, digest: string, size: number): Promise<StorageQuota | undefined>;
   /** Before anything that may create the repository. */
   checkRepositoryCreate(repository: string): Promise<void>;
   /** After a manifest push. */
   manifestPushed(repository: string, digest: string, actor: string): Promise<void>;
   /** A manifest was pulled (GET): counted in memory, written in batches. */
   manifestPulled(repository: string, digest: string): void;
+}
+
+export interface StorageQuota extends LinkQuota {
+  /** The error for a link the store found over the limit, given the usage it saw. */
+  exceeded(usedBytes: number, blobSize: number, digest: string): RegistryError;
 }
 
 export interface ImmutableTagGuard {
@@ -98,19 +107,28 @@ export class NamespacePolicies implements RegistryPolicies {
     }
   }
 
-  async checkBlobLink(repository: string, digest: string, size: number): Promise<void> {
+  async checkBlobLink(repository: string, digest: string, size: number): Promise<StorageQuota | undefined> {
     const namespace = namespaceOf(repository);
     const quota = await this.store.getQuota(namespace);
-    if (!quota || quota.limitBytes === null) return;
+    if (!quota || quota.limitBytes === null) return undefined;
+    const limitBytes = quota.limitBytes;
+    const storage: StorageQuota = {
+      namespace,
+      limitBytes,
+      exceeded: (usedBytes, blobSize, blob) =>
+        new RegistryError('DENIED', `storage quota of namespace ${namespace} exceeded: limit ${limitBytes} bytes, used ${usedBytes} bytes, this blob needs ${blobSize} more`, {
+          namespace,
+          limitBytes,
+          usedBytes,
+          blobSize,
+          digest: blob,
+        }),
+    };
     // Each blob counts once per namespace: linking one it already holds adds nothing.
-    if (await this.store.blobInNamespace(namespace, digest)) return;
+    if (await this.store.blobInNamespace(namespace, digest)) return storage;
     const usedBytes = await this.store.usedBytes(namespace);
-    if (usedBytes + size <= quota.limitBytes) return;
-    throw new RegistryError(
-      'DENIED',
-      `storage quota of namespace ${namespace} exceeded: limit ${quota.limitBytes} bytes, used ${usedBytes} bytes, this blob needs ${size} more`,
-      { namespace, limitBytes: quota.limitBytes, usedBytes, blobSize: size, digest },
-    );
+    if (usedBytes + size <= limitBytes) return storage;
+    throw storage.exceeded(usedBytes, size, digest);
   }
 
   async checkRepositoryCreate(repository: string): Promise<void> {

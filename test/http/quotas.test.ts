@@ -101,6 +101,26 @@ describe('namespace quotas (access control on)', () => {
     await expectError(await monolithic(reg, 'team/a', randomBytes(1), auth(owner)), 403, 'DENIED');
   });
 
+  test('concurrent pushes cannot together exceed the limit', async () => {
+    expect(await api(reg, 'POST', '/namespaces', { as: ADMIN, body: { name: 'burst' } }), 201);
+    expect(await api(reg, 'PUT', '/namespaces/burst/quota', { as: ADMIN, body: { limitBytes: 10_000 } }), 200);
+    const blobs = Array.from({ length: 8 }, () => randomBytes(3000));
+    const results = await Promise.all(
+      blobs.map(async (b, i) => {
+        const res = await monolithic(reg, `burst/r${i % 2}`, b, auth(ADMIN));
+        return { status: res.status, text: await res.text() };
+      }),
+    );
+    const accepted = results.filter((r) => r.status === 201).length;
+    assert.equal(accepted, 3, results.map((r) => r.status).join());
+    for (const r of results.filter((x) => x.status !== 201)) {
+      assert.equal(r.status, 403, r.text);
+      assert.match(r.text, /storage quota of namespace burst exceeded: limit 10000 bytes, used \d+ bytes/);
+    }
+    const usage = expect(await api(reg, 'GET', '/namespaces/burst/quota', { as: ADMIN }), 200);
+    assert.equal(usage.json.usedBytes, 9000);
+  });
+
   test('a repository count limit refuses new repositories, not pushes to existing ones', async () => {
     const set = expect(await api(reg, 'PUT', '/namespaces/team/quota', { as: ADMIN, body: { limitBytes: null, limitRepositories: 3 } }), 200);
     assert.deepEqual(set.json, { namespace: 'team', limitBytes: null, usedBytes: 1000, limitRepositories: 3, repositories: 3 });
