@@ -73,6 +73,7 @@ export function gcCommand(): Command {
 
 interface ScrubFlags extends ConfigFlags {
   json?: boolean;
+  orphanGrace?: string;
   quarantine?: boolean;
   progress?: boolean;
 }
@@ -80,7 +81,8 @@ interface ScrubFlags extends ConfigFlags {
 export function scrubCommand(): Command {
   return withConfigFlags(new Command('scrub').description('re-read every blob, check digests, sizes and manifest references'))
     .option('--json', 'print the report as JSON')
-    .option('--quarantine', 'unrecord corrupt or missing blobs (clients see BLOB_UNKNOWN and push again); corrupt bytes move to quarantine/')
+    .option('--quarantine', 'unrecord corrupt or missing blobs (clients see BLOB_UNKNOWN and push again); corrupt and orphaned bytes move to quarantine/')
+    .option('--orphan-grace <ms>', 'stored bytes without a record count as orphans only when older than this (default 3600000: pushes in flight)')
     .option('--no-progress', 'no progress display on stderr')
     .action(async (flags: ScrubFlags) => {
       const config = configFromFlags(flags);
@@ -88,17 +90,19 @@ export function scrubCommand(): Command {
         const progress = new Progress(process.stderr, flags.progress !== false && !flags.json);
         const result = await new Scrubber(store.gc(), blobStore).run({
           quarantine: flags.quarantine === true,
+          ...(flags.orphanGrace !== undefined ? { orphanGraceMs: nonNegativeInt(flags.orphanGrace, '--orphan-grace') } : {}),
           onProgress: (phase, done, total) => progress.update(phase, done, total),
         });
         progress.end();
         return result;
       });
-      const problems = report.badBlobs.length + report.brokenManifests.length;
+      const problems = report.badBlobs.length + report.brokenManifests.length + report.orphanBlobs.length;
       if (flags.json) console.log(JSON.stringify(report));
       else {
         console.log(`checked ${report.blobsChecked} blob(s) (${formatBytes(report.bytesRead)}) and ${report.manifestsChecked} manifest(s) in ${report.durationMs} ms`);
         for (const b of report.badBlobs) console.log(`blob ${b.digest}: ${b.problem}${b.quarantined ? ' (quarantined)' : ''}`);
         for (const m of report.brokenManifests) console.log(`manifest ${m.repository}@${m.digest}: missing ${m.missing.map((r) => `${r.kind} ${r.digest}`).join(', ')}`);
+        for (const o of report.orphanBlobs) console.log(`stored bytes ${o.digest} (${formatBytes(o.size)}, ${o.modifiedAt}): no blob record${o.quarantined ? ' (quarantined)' : ''}`);
         if (problems === 0) console.log('no problems found');
       }
       // Problems found: exit 3 (scripts can tell them from a failure to run, which is 1).

@@ -217,6 +217,13 @@ export class SqlGcStore {
     return (await q.execute()).map((r) => ({ digest: r.digest, size: toNumber(r.size) }));
   }
 
+  /** Of these digests, those with a blob record (scrub: bytes without one are orphans). */
+  async recordedBlobs(digests: string[]): Promise<Set<string>> {
+    if (digests.length === 0) return new Set();
+    const rows = await this.db.selectFrom('blobs').select('digest').where('digest', 'in', digests).execute();
+    return new Set(rows.map((r) => r.digest));
+  }
+
   async countBlobs(): Promise<number> {
     const row = await this.db.selectFrom('blobs').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
     return toNumber(row.n as number | string);

@@ -1,18 +1,30 @@
-// Scrub: read every blob back and check its digest and size, and check that every manifest's
-// references exist. With quarantine, a corrupt or missing blob is unrecorded (its links go, so
-// clients get BLOB_UNKNOWN and push it again) and corrupt bytes are moved aside, not deleted.
+// Scrub: read every blob back and check its digest and size, check that every manifest's
+// references exist, and look for stored bytes no blob record names (orphans: left by a crash
+// or by hand). With quarantine, a corrupt or missing blob is unrecorded (its links go, so
+// clients get BLOB_UNKNOWN and push it again) and corrupt or orphaned bytes are moved aside,
+// not deleted.
 import { createHash } from 'node:crypto';
-import type { BlobStore } from '../storage/blob-store.js';
+import type { BlobStore, StoredBlob } from '../storage/blob-store.js';
 import type { BrokenReference, LinkRow, SqlGcStore } from '../metadata/sql-gc-store.js';
 import { fromHash, parseDigest } from './digest.js';
 import { DELETION_LEASE_MS } from './gc.js';
 import { randomUUID } from 'node:crypto';
 
 const PAGE = 200;
+const ORPHAN_GRACE_MS = 3600_000;
 
 export interface ScrubOptions {
   quarantine?: boolean;
-  onProgress?: (phase: 'blobs' | 'manifests', done: number, total: number) => void;
+  onProgress?: (phase: 'blobs' | 'manifests' | 'orphans', done: number, total: number) => void;
+  /** Unrecorded bytes younger than this are a push in flight, not orphans (default 1 h). */
+  orphanGraceMs?: number;
+}
+
+export interface OrphanBlob {
+  digest: string;
+  size: number;
+  modifiedAt: string;
+  quarantined?: boolean;
 }
 
 export interface BadBlob {
@@ -36,6 +48,8 @@ export interface ScrubReport {
   manifestsChecked: number;
   badBlobs: BadBlob[];
   brokenManifests: BrokenManifest[];
+  /** Stored bytes that no blob record names (older than the grace period). */
+  orphanBlobs: OrphanBlob[];
   quarantined: number;
   durationMs: number;
 }
@@ -49,7 +63,7 @@ export class Scrubber {
   async run(options: ScrubOptions = {}): Promise<ScrubReport> {
     const started = Date.now();
     const progress = options.onProgress ?? (() => undefined);
-    const report: ScrubReport = { blobsChecked: 0, bytesRead: 0, manifestsChecked: 0, badBlobs: [], brokenManifests: [], quarantined: 0, durationMs: 0 };
+    const report: ScrubReport = { blobsChecked: 0, bytesRead: 0, manifestsChecked: 0, badBlobs: [], brokenManifests: [], orphanBlobs: [], quarantined: 0, durationMs: 0 };
     const totalBlobs = await this.store.countBlobs();
     let after: string | undefined;
     for (;;) {
@@ -82,8 +96,39 @@ export class Scrubber {
       if (page.length < PAGE) break;
       afterManifest = page[page.length - 1];
     }
+    await this.findOrphans(report, started - (options.orphanGraceMs ?? ORPHAN_GRACE_MS), options);
     report.durationMs = Date.now() - started;
     return report;
+  }
+
+  private async findOrphans(report: ScrubReport, cutoff: number, options: ScrubOptions): Promise<void> {
+    const progress = options.onProgress ?? (() => undefined);
+    let seen = 0;
+    let batch: StoredBlob[] = [];
+    const check = async () => {
+      const recorded = await this.store.recordedBlobs(batch.map((b) => b.digest));
+      for (const b of batch) {
+        if (recorded.has(b.digest) || b.modifiedAt.getTime() >= cutoff) continue;
+        const orphan: OrphanBlob = { digest: b.digest, size: b.size, modifiedAt: b.modifiedAt.toISOString() };
+        if (options.quarantine && this.blobs.quarantine) {
+          try {
+            await this.blobs.quarantine(parseDigest(b.digest));
+            orphan.quarantined = true;
+            report.quarantined++;
+          } catch {
+            orphan.quarantined = false;
+          }
+        }
+        report.orphanBlobs.push(orphan);
+      }
+      batch = [];
+    };
+    for await (const blob of this.blobs.listBlobs()) {
+      batch.push(blob);
+      progress('orphans', ++seen, seen);
+      if (batch.length >= PAGE) await check();
+    }
+    await check();
   }
 
   private async checkBlob(digestValue: string, expectedSize: number, report: ScrubReport): Promise<BadBlob | undefined> {

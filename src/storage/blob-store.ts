@@ -8,6 +8,13 @@ export interface BlobStat {
 }
 
 /** Bytes staged for one upload session before they are committed under their digest. */
+export interface StoredBlob {
+  /** `algorithm:hex` as found under the store's blob prefix. */
+  digest: string;
+  size: number;
+  modifiedAt: Date;
+}
+
 export interface BlobStore {
   /** Size of a committed blob, or undefined when the store does not hold it. */
   stat(digest: Digest): Promise<BlobStat | undefined>;
@@ -38,6 +45,8 @@ export interface BlobStore {
   abortUpload(uploadId: string): Promise<void>;
   /** Upload ids with staged bytes (for cleaning up orphans at start). */
   listUploads(): Promise<string[]>;
+  /** Every committed blob, in no particular order (scrub looks for bytes no record names). */
+  listBlobs(): AsyncIterable<StoredBlob>;
   /** A time-limited URL the client may fetch the blob from directly (object stores only). */
   presignedUrl?(digest: Digest, expiresInSeconds: number): Promise<string>;
   /**

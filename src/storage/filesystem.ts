@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Digest } from '../registry/digest.js';
 import { RegistryError } from '../registry/errors.js';
-import type { BlobStat, BlobStore } from './blob-store.js';
+import type { BlobStat, BlobStore, StoredBlob } from './blob-store.js';
 
 const UPLOAD_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -171,6 +171,19 @@ export class FilesystemBlobStore implements BlobStore {
 
   async abortUpload(uploadId: string): Promise<void> {
     await rm(this.uploadPath(uploadId), { force: true });
+  }
+
+  async *listBlobs(): AsyncIterable<StoredBlob> {
+    // blobs/<algorithm>/<first two hex digits>/<hex>
+    for (const algorithm of await readdir(this.blobsDir).catch(() => [] as string[])) {
+      const algorithmDir = join(this.blobsDir, algorithm);
+      for (const shard of await readdir(algorithmDir).catch(() => [] as string[])) {
+        for (const hex of await readdir(join(algorithmDir, shard)).catch(() => [] as string[])) {
+          const s = await stat(join(algorithmDir, shard, hex)).catch(() => undefined);
+          if (s?.isFile()) yield { digest: `${algorithm}:${hex}`, size: s.size, modifiedAt: s.mtime };
+        }
+      }
+    }
   }
 
   async listUploads(): Promise<string[]> {

@@ -25,7 +25,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { PassThrough, Readable } from 'node:stream';
 import type { Digest } from '../registry/digest.js';
 import { RegistryError } from '../registry/errors.js';
-import type { BlobStat, BlobStore } from './blob-store.js';
+import type { BlobStat, BlobStore, StoredBlob } from './blob-store.js';
 
 const UPLOAD_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const MARKER = '_session';
@@ -321,6 +321,21 @@ export class S3BlobStore implements BlobStore {
     // The marker goes last, so a half-done abort still looks like an upload to finish removing.
     await this.deleteKeys(chunks.map((c) => c.key));
     await this.deleteKeys([this.uploadPrefix(uploadId) + MARKER]);
+  }
+
+  async *listBlobs(): AsyncIterable<StoredBlob> {
+    const prefix = `${this.prefix}blobs/`;
+    let token: string | undefined;
+    for (let page = 0; page < 1_000_000; page++) {
+      const out = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const o of out.Contents ?? []) {
+        // blobs/<algorithm>/<hex>
+        const [algorithm, hex, ...rest] = o.Key!.slice(prefix.length).split('/');
+        if (algorithm && hex && rest.length === 0) yield { digest: `${algorithm}:${hex}`, size: o.Size ?? 0, modifiedAt: o.LastModified ?? new Date(0) };
+      }
+      if (!out.IsTruncated) break;
+      token = out.NextContinuationToken;
+    }
   }
 
   async listUploads(): Promise<string[]> {

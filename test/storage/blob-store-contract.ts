@@ -88,6 +88,21 @@ export function blobStoreContract(name: string, makeStore: BlobStoreFactory): vo
       assert.ok((await store.listUploads()).includes(id));
     });
 
+    withStore('committed blobs are listed with their size; staged uploads and deleted blobs are not', async (store) => {
+      const a = await putBlob(store, Buffer.from('first blob'));
+      const b = await putBlob(store, Buffer.from('second, longer blob'));
+      const gone = await putBlob(store, Buffer.from('deleted'));
+      await store.delete(gone);
+      await store.createUpload(newId());
+      const listed = new Map<string, number>();
+      const before = Date.now();
+      for await (const blob of store.listBlobs()) {
+        listed.set(blob.digest, blob.size);
+        assert.ok(Math.abs(blob.modifiedAt.getTime() - before) < 5 * 60_000, 'modification time is about now');
+      }
+      assert.deepEqual([...listed.entries()].sort(), [[a.value, 10], [b.value, 19]].sort());
+    });
+
     withStore('an unknown upload has no size', async (store) => {
       assert.equal(await store.uploadSize(newId()), undefined);
     });
