@@ -1,8 +1,10 @@
-// Collections running while images are pushed, with a review delay so small that the pushes'
-// manifests arrive around the moment their blobs become collectable. A manifest PUT may then
-// be refused (MANIFEST_BLOB_UNKNOWN: its blobs were collected first), but every image whose
-// manifest PUT was acknowledged must pull back whole, now and after later collections.
-// A collector that checks references and deletes in separate steps fails this.
+// Collections running while images are pushed, with a review delay so small that half of the
+// pushes' manifests arrive around the moment their blobs become collectable. Those may be
+// refused (MANIFEST_BLOB_UNKNOWN: their blobs were collected first), but every image whose
+// manifest PUT was acknowledged must pull back whole, now and after later collections. The
+// other half send their manifest well within the delay: those must all be accepted.
+// A collector that ignores the age of blobs (a plain mark and sweep) fails the second
+// condition; one that checks references and deletes in separate steps fails the first.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,9 +13,17 @@ import { checkErrorBody, manifestBytes, MediaType, pushBlob, randomBytes, sha256
 import { rm } from 'node:fs/promises';
 
 // S3 pushes take longer: a longer delay, more pushers in parallel.
-const REVIEW_DELAY_MS = scaleOut() ? 1500 : 600;
+const REVIEW_DELAY_MS = scaleOut() ? 4000 : 1000;
+/**
+ * A manifest sent within this share of the delay after its round began (before its first blob
+ * was pushed) is in time: its blobs' links are younger than half the delay when it is checked,
+ * however slow the server is, up to half the delay per request.
+ */
+const IN_TIME = 0.5;
+/** In-time rounds needed for the test to mean something. */
+const MIN_IN_TIME = 20;
 const ROUNDS = 120;
-const WORKERS = scaleOut() ? 16 : 8;
+const WORKERS = scaleOut() ? 12 : 8;
 const TIME_LIMIT_MS = 40_000;
 
 interface Acked {
@@ -27,11 +37,14 @@ interface Outcome {
   acked: Acked[];
   refused: number;
   rounds: number;
+  /** Manifests sent well within the review delay that were refused (must be none). */
+  inTimeRefused: string[];
+  inTimeRounds: number;
 }
 
 /** WORKERS pushers sharing ROUNDS rounds: blobs first, a pause around the review delay, then the manifest. */
 async function pushRounds(bases: string[], stop: () => boolean): Promise<Outcome> {
-  const out: Outcome = { acked: [], refused: 0, rounds: 0 };
+  const out: Outcome = { acked: [], refused: 0, rounds: 0, inTimeRefused: [], inTimeRounds: 0 };
   let next = 0;
   const worker = async (w: number) => {
     while (!stop()) {
@@ -46,9 +59,12 @@ async function pushRounds(bases: string[], stop: () => boolean): Promise<Outcome
       if (round % 3 === 0) await pushBlob(base, repo, randomBytes(100));
       // Shared by every round: re-pushed while collections may be deleting it.
       const common = await pushBlob(base, repo, Buffer.from('a layer every image has'));
-      // The manifest arrives around the moment the first blob becomes collectable.
-      const target = t0 + REVIEW_DELAY_MS * (0.3 + Math.random());
+      // Odd rounds: the manifest arrives around the moment the first blob becomes collectable;
+      // even ones right away (in time, unless the blob pushes themselves took too long).
+      const target = round % 2 === 0 ? t0 : t0 + REVIEW_DELAY_MS * (0.8 + 0.6 * Math.random());
       await sleep(Math.max(0, target - Date.now()));
+      const inTime = Date.now() - t0 <= REVIEW_DELAY_MS * IN_TIME;
+      if (inTime) out.inTimeRounds++;
       const tag = `r${round}`;
       const manifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: cfg, layers: [layer, common] };
       const res = await fetch(`${base}/v2/${repo}/manifests/${tag}`, { method: 'PUT', headers: { 'Content-Type': MediaType.OciManifest }, body: manifestBytes(manifest) });
@@ -58,6 +74,7 @@ async function pushRounds(bases: string[], stop: () => boolean): Promise<Outcome
         assert.equal(res.status, 400, text);
         checkErrorBody(text, 'MANIFEST_BLOB_UNKNOWN');
         out.refused++;
+        if (inTime) out.inTimeRefused.push(`${repo}:${tag} after ${Date.now() - t0} ms: ${text.slice(0, 200)}`);
       }
       out.rounds++;
     }
@@ -119,12 +136,14 @@ describe('garbage collection racing pushes', { timeout: 120_000 }, () => {
     assert.ok(collections >= 10, `only ${collections} collections`);
     assert.ok(deleted > 0, 'the collections deleted nothing');
     assert.ok(outcome.acked.length > 0);
+    assert.deepEqual(outcome.inTimeRefused, [], 'blobs pushed moments before their manifest were collected');
+    assert.ok(outcome.inTimeRounds >= MIN_IN_TIME, `only ${outcome.inTimeRounds} rounds sent their manifest in time`);
     await checkAll(outcome.acked, [reg.url]);
     // Later collections keep them too.
     await sleep(REVIEW_DELAY_MS * 2);
     await reg.app.collectGarbage();
     await checkAll(outcome.acked, [reg.url]);
-    console.log(`# one collector: ${outcome.rounds} rounds, ${outcome.acked.length} acknowledged, ${outcome.refused} refused, ${collections} collections deleted ${deleted} blobs`);
+    console.log(`# one collector: ${outcome.rounds} rounds (${outcome.inTimeRounds} in time), ${outcome.acked.length} acknowledged, ${outcome.refused} refused, ${collections} collections deleted ${deleted} blobs`);
   });
 
   test(`two collectors on the same data (two registry processes), ${ROUNDS} push rounds`, async () => {
@@ -141,11 +160,13 @@ describe('garbage collection racing pushes', { timeout: 120_000 }, () => {
     const outcome = await pushRounds([a.url, b.url], () => Date.now() - started > TIME_LIMIT_MS);
     assert.ok(outcome.rounds >= 100, `only ${outcome.rounds} rounds in the time limit`);
     assert.ok(outcome.acked.length > 0);
+    assert.deepEqual(outcome.inTimeRefused, [], 'blobs pushed moments before their manifest were collected');
+    assert.ok(outcome.inTimeRounds >= MIN_IN_TIME, `only ${outcome.inTimeRounds} rounds sent their manifest in time`);
     await checkAll(outcome.acked, [a.url, b.url]);
     // The collectors did collect.
     const gone = await fetch(`${b.url}/v2/race/loose/blobs/${loose.digest}`);
     await gone.arrayBuffer();
     assert.equal(gone.status, 404);
-    console.log(`# two collectors: ${outcome.rounds} rounds, ${outcome.acked.length} acknowledged, ${outcome.refused} refused`);
+    console.log(`# two collectors: ${outcome.rounds} rounds (${outcome.inTimeRounds} in time), ${outcome.acked.length} acknowledged, ${outcome.refused} refused`);
   });
 });
