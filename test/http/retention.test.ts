@@ -111,6 +111,16 @@ describe('retention policies', () => {
     assert.ok((await auditEvents(reg, { action: 'retention-policy.update' })).some((e) => e.actor === 'admin' && e.detail?.['id'] === id));
   });
 
+  test('the OpenAPI document describes the retention routes and bodies', async () => {
+    const doc = expect(await api(reg, 'GET', '/openapi.json'), 200).json;
+    for (const p of ['/namespaces/{name}/retention-policies', '/namespaces/{name}/retention-policies/{id}', '/namespaces/{name}/retention-policies/{id}/run']) {
+      assert.ok(doc.paths[p], `${p} is described`);
+    }
+    const schema = doc.components.schemas.NewRetentionPolicy;
+    assert.deepEqual(schema.required, ['rules']);
+    assert.deepEqual(Object.keys(schema.properties.rules.properties).sort(), ['keepLatest', 'keepTags', 'notPulledForDays', 'olderThanDays', 'removeTags', 'untagged']);
+  });
+
   test('keep the newest N and tags matching a pattern; a dry run changes nothing and names what would go', async () => {
     const repo = 'team/app-web';
     await pushTags(reg, repo, ['stable', 't1', 't2', 't3', 't4', 't5'], owner);

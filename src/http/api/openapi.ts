@@ -1,6 +1,8 @@
 // The OpenAPI 3.1 description of the management API, served at GET /api/v1/openapi.json.
 // Written out by hand as a typed object; test/http/api-openapi.test.ts checks that every
 // registered route is described.
+import { z } from 'zod';
+import { NewRetentionPolicyBody, RetentionPolicyChangesBody, RetentionRulesBody, RetentionRunBody } from './retention.js';
 import type { FastifyInstance } from 'fastify';
 import { MAX_NAMESPACE_LENGTH, MAX_PASSWORD_LENGTH, MAX_ROBOT_NAME_LENGTH, MAX_USERNAME_LENGTH, MIN_PASSWORD_LENGTH } from '../../auth/names.js';
 import { publicRoute } from './context.js';
@@ -71,6 +73,14 @@ export interface OpenApiDocument {
 }
 
 // --- helpers
+
+/** The JSON Schema of a request body validator, so the document cannot drift from the checks. */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Schema {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest as Schema;
+}
+
+const idParameter: Parameter = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 
 const ref = (name: string): Ref => ({ $ref: `#/components/schemas/${name}` });
 const err = (name: string): Ref => ({ $ref: `#/components/responses/${name}` });
@@ -257,6 +267,63 @@ export const openApiDocument: OpenApiDocument = {
         tags: ['policies'],
         parameters: [par('namespace'), { name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
         responses: { '204': noContent, ...common, '404': err('NotFound') },
+      },
+    },
+    '/namespaces/{name}/retention-policies': {
+      get: {
+        operationId: 'listRetentionPolicies',
+        summary: 'retention policies of the namespace (members, administrators)',
+        tags: ['policies'],
+        parameters: [par('namespace')],
+        responses: { '200': ok('policies', listOf('policies', 'RetentionPolicy')), ...common, '404': err('NotFound') },
+      },
+      post: {
+        operationId: 'createRetentionPolicy',
+        summary: 'add a policy (owners, administrators)',
+        description:
+          'Per repository matched by `repositories` (a glob below the namespace): tags matching keepTags stay; of the others (those matching removeTags, ' +
+          'or all), the newest keepLatest by push time stay, and the rest are removed when every condition set holds (pushed more than olderThanDays ago; ' +
+          'not pulled or pushed for notPulledForDays). Immutable tags always stay. With untagged, manifests left without a tag, listing index or present ' +
+          'subject are removed too (after retention.untaggedGraceMs). Enabled policies run every retention.intervalMs, first one interval after creation; ' +
+          'each removal is in the audit log. Garbage collection then frees the bytes.',
+        tags: ['policies'],
+        parameters: [par('namespace')],
+        requestBody: body(ref('NewRetentionPolicy')),
+        responses: { '201': ok('created', ref('RetentionPolicy')), ...common, ...writes, '404': err('NotFound') },
+      },
+    },
+    '/namespaces/{name}/retention-policies/{id}': {
+      get: {
+        operationId: 'getRetentionPolicy',
+        summary: 'one policy with its last run (members, administrators)',
+        tags: ['policies'],
+        parameters: [par('namespace'), idParameter],
+        responses: { '200': ok('policy', ref('RetentionPolicy')), ...common, '404': err('NotFound') },
+      },
+      patch: {
+        operationId: 'updateRetentionPolicy',
+        summary: 'change repositories, rules or enabled (owners, administrators)',
+        tags: ['policies'],
+        parameters: [par('namespace'), idParameter],
+        requestBody: body(ref('RetentionPolicyChanges')),
+        responses: { '200': ok('policy', ref('RetentionPolicy')), ...common, ...writes, '404': err('NotFound') },
+      },
+      delete: {
+        operationId: 'deleteRetentionPolicy',
+        summary: 'remove a policy (owners, administrators)',
+        tags: ['policies'],
+        parameters: [par('namespace'), idParameter],
+        responses: { '204': noContent, ...common, '404': err('NotFound') },
+      },
+    },
+    '/namespaces/{name}/retention-policies/{id}/run': {
+      post: {
+        operationId: 'runRetentionPolicy',
+        summary: 'apply the policy now; {"dryRun": true} only reports (members may preview; a real run takes an owner or administrator)',
+        tags: ['policies'],
+        parameters: [par('namespace'), idParameter],
+        requestBody: body(ref('RetentionRun')),
+        responses: { '200': ok('what was (or would be) removed', ref('RetentionReport')), ...common, ...writes, '404': err('NotFound') },
       },
     },
     '/namespaces/{name}/quota': {
@@ -530,6 +597,53 @@ export const openApiDocument: OpenApiDocument = {
           pattern: { type: 'string', examples: ['v*', '*', 'release-??'] },
           createdBy: { type: 'string' },
           createdAt: { type: 'string', format: 'date-time' },
+        },
+      },
+      NewRetentionPolicy: jsonSchema(NewRetentionPolicyBody, 'input'),
+      RetentionPolicyChanges: jsonSchema(RetentionPolicyChangesBody, 'input'),
+      RetentionRun: jsonSchema(RetentionRunBody, 'input'),
+      RetentionPolicy: {
+        type: 'object',
+        required: ['id', 'namespace', 'repositories', 'rules', 'enabled', 'createdBy', 'createdAt', 'updatedAt', 'lastRunAt', 'lastRun'],
+        properties: {
+          id: { type: 'string' },
+          namespace: { type: 'string' },
+          repositories: { type: 'string', examples: ['*', 'app-*'] },
+          rules: jsonSchema(RetentionRulesBody, 'output'),
+          enabled: { type: 'boolean' },
+          createdBy: { type: 'string' },
+          createdAt: { type: 'string', format: 'date-time' },
+          updatedAt: { type: 'string', format: 'date-time' },
+          lastRunAt: { type: ['string', 'null'], format: 'date-time' },
+          lastRun: {
+            type: ['object', 'null'],
+            properties: {
+              at: { type: 'string', format: 'date-time' },
+              dryRun: { type: 'boolean' },
+              trigger: { enum: ['schedule', 'manual'] },
+              repositories: { type: 'integer' },
+              tagsRemoved: { type: 'integer' },
+              manifestsRemoved: { type: 'integer' },
+              tagsKept: { type: 'integer' },
+            },
+          },
+        },
+      },
+      RetentionReport: {
+        type: 'object',
+        required: ['policy', 'namespace', 'dryRun', 'repositories', 'tagsRemoved', 'tagsKept', 'manifestsRemoved', 'removedTags', 'removedManifests', 'immutableKept'],
+        properties: {
+          policy: { type: 'string' },
+          namespace: { type: 'string' },
+          dryRun: { type: 'boolean' },
+          repositories: { type: 'integer' },
+          tagsRemoved: { type: 'integer' },
+          tagsKept: { type: 'integer' },
+          manifestsRemoved: { type: 'integer' },
+          removedTags: { type: 'array', description: 'up to 1000', items: { type: 'object', properties: { repository: { type: 'string' }, tag: { type: 'string' }, digest: { type: 'string' }, reason: { type: 'string' } } } },
+          removedManifests: { type: 'array', description: 'up to 1000', items: { type: 'object', properties: { repository: { type: 'string' }, digest: { type: 'string' }, size: { type: 'integer' } } } },
+          immutableKept: { type: 'array', description: 'tags the policy would remove that an immutable-tag rule keeps', items: { type: 'object' } },
+          durationMs: { type: 'integer' },
         },
       },
       NewImmutableRule: {
