@@ -9,6 +9,7 @@ import type { AccessStore } from './access-store.js';
 import type { RedisCache } from '../cache/cache.js';
 import type { PolicyStore } from './policy-store.js';
 import type { SqlGcStore } from './sql-gc-store.js';
+import type { VulnStore } from './vuln-store.js';
 
 export async function openSqlStore(config: Config, options: { migrate?: boolean } = {}): Promise<SqlMetadataStore> {
   // Drivers other than SQLite (and the Redis cache) are loaded only when configured: pg,
@@ -29,15 +30,17 @@ export interface OpenedMetadata {
   redis?: RedisCache;
   /** Garbage collection and scrub queries (always on the database itself, never cached). */
   gc: SqlGcStore;
+  /** The vulnerability database (OSV advisories and their imports), on the database itself. */
+  vulns: VulnStore;
 }
 
 /** The metadata store (behind the Redis cache when one is configured) and the access store. */
 export async function openMetadataStore(config: Config, logger: Logger): Promise<OpenedMetadata> {
   const store = await openSqlStore(config);
-  if (!config.redis.url) return { metadata: store, access: store.access(), policies: store.policies(), gc: store.gc() };
+  if (!config.redis.url) return { metadata: store, access: store.access(), policies: store.policies(), gc: store.gc(), vulns: store.vulns() };
   const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('./cached.js'), import('../cache/cache.js')]);
   const redis = new RedisCache(config.redis.url, logger, config.redis.keyPrefix);
-  return { metadata: new CachedMetadataStore(store, redis, config.redis.cacheTtlSeconds), access: store.access(), policies: store.policies(), redis, gc: store.gc() };
+  return { metadata: new CachedMetadataStore(store, redis, config.redis.cacheTtlSeconds), access: store.access(), policies: store.policies(), redis, gc: store.gc(), vulns: store.vulns() };
 }
 
 /** How to drop a manifest the collector deleted from the shared cache (none without Redis). */

@@ -150,6 +150,35 @@ export interface ManifestStatsTable {
   pull_count: Int;
 }
 
+// --- vulnerability database (migration 0050_vulndb): OSV advisories, their packages, imports
+
+export interface VulnAdvisoriesTable {
+  id: string;
+  modified: Int;
+  /** The OSV JSON document. */
+  content: string;
+  imported_at: Int;
+}
+
+export interface VulnPackagesTable {
+  advisory_id: string;
+  ecosystem: string;
+  family: string;
+  name: string;
+}
+
+export interface VulnImportsTable {
+  id: Generated<number | string>;
+  source: string;
+  started_at: Int;
+  finished_at: Int;
+  added: Int;
+  updated: Int;
+  removed: Int;
+  skipped: Int;
+  invalid: Int;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -167,6 +196,9 @@ export interface Database {
   immutable_rules: ImmutableRulesTable;
   namespace_quotas: NamespaceQuotasTable;
   manifest_stats: ManifestStatsTable;
+  vuln_advisories: VulnAdvisoriesTable;
+  vuln_packages: VulnPackagesTable;
+  vuln_imports: VulnImportsTable;
 }
 
 export function toNumber(value: number | string | bigint): number {

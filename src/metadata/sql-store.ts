@@ -18,6 +18,8 @@ import type {
 } from './store.js';
 import { MissingReferencesError } from './store.js';
 import { SqlGcStore } from './sql-gc-store.js';
+import type { VulnStore } from './vuln-store.js';
+import { SqlVulnStore } from './sql-vuln-store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -87,6 +89,14 @@ export class SqlMetadataStore implements MetadataStore {
   gc(): SqlGcStore {
     this.gcStore ??= new SqlGcStore(this.db, this.dialect);
     return this.gcStore;
+  }
+
+  private vulnStore: SqlVulnStore | undefined;
+
+  /** The vulnerability database (OSV advisories), on the same database. */
+  vulns(): VulnStore {
+    this.vulnStore ??= new SqlVulnStore(this.db);
+    return this.vulnStore;
   }
 
   /** Bring the schema to the newest version. */
