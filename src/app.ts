@@ -24,6 +24,7 @@ import { registerApi } from './http/api/index.js';
 import { NamespacePolicies } from './registry/policies.js';
 import { GarbageCollector, type GcReport } from './registry/gc.js';
 import { manifestForgetter } from './metadata/open.js';
+import type { VulnStore } from './metadata/vuln-store.js';
 
 const ORPHAN_GRACE_MS = 3600_000;
 
@@ -45,6 +46,8 @@ export interface App {
   manifests: ManifestService;
   /** Immutable tags, quotas, manifest tracking (pull counts are flushed in batches). */
   policies: NamespacePolicies;
+  /** The vulnerability database (`registry vulndb import` fills it; its version says when it changed). */
+  vulns: VulnStore;
   /** Online garbage collection (also run every gc.intervalMs when that is set). */
   collectGarbage(options?: GcOverrides): Promise<GcReport>;
   logger: Logger;
@@ -58,7 +61,7 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level })): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const { metadata, access, policies: policyStore, redis, gc: gcStore } = await openMetadataStore(config, logger);
+  const { metadata, access, policies: policyStore, redis, gc: gcStore, vulns } = await openMetadataStore(config, logger);
   const auditor = new Auditor(access, logger);
   const policies = new NamespacePolicies(policyStore, (err, what) => logger.error({ err }, what));
   const blobs = new BlobService(blobStore, metadata, {
@@ -143,6 +146,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     blobs,
     manifests,
     policies,
+    vulns,
     collectGarbage,
     logger,
     reloadTls() {

@@ -14,8 +14,8 @@ import { importAdvisories } from '../../src/scan/vuln/import.js';
 import { matchInventory, type Finding } from '../../src/scan/vuln/match.js';
 import { cvss3BaseScore } from '../../src/scan/vuln/cvss.js';
 import { matchTarget, sourceRpmName, ubuntuEcosystem } from '../../src/scan/vuln/ecosystems.js';
+import type { Json } from '../helpers/osv.js';
 
-type Json = Record<string, unknown>;
 const MODIFIED = '2024-05-01T00:00:00Z';
 const V_CRITICAL = 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H'; // 9.8
 const V_HIGH = 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H'; // 7.5

@@ -4,42 +4,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import yazl from 'yazl';
 import { openSqliteStore } from '../../src/metadata/sqlite.js';
 import { openPostgresStore } from '../../src/metadata/postgres.js';
 import type { SqlMetadataStore } from '../../src/metadata/sql-store.js';
 import type { VulnStore } from '../../src/metadata/vuln-store.js';
 import { importAdvisories } from '../../src/scan/vuln/import.js';
 import { freshPostgresDatabase } from '../helpers/services.js';
-
-type Json = Record<string, unknown>;
-
-export function advisory(id: string, modified: string, ecosystem: string, name: string, extra: Json = {}): Json {
-  return {
-    schema_version: '1.6.0',
-    id,
-    modified,
-    summary: `${name} is vulnerable`,
-    references: [{ type: 'WEB', url: `https://example.test/${id}` }],
-    affected: [{ package: { ecosystem, name }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.0' }] }] }],
-    ...extra,
-  };
-}
-
-/** A zip archive of the files (name -> JSON or raw text), written with yazl. */
-export async function writeZip(path: string, files: Record<string, Json | string>): Promise<void> {
-  const zip = new yazl.ZipFile();
-  for (const [name, content] of Object.entries(files)) {
-    if (name.endsWith('/')) zip.addEmptyDirectory(name);
-    else zip.addBuffer(Buffer.from(typeof content === 'string' ? content : JSON.stringify(content)), name);
-  }
-  zip.end();
-  await pipeline(zip.outputStream, createWriteStream(path));
-}
+import { advisory, writeZip, type Json } from '../helpers/osv.js';
 
 interface Opened {
   store: VulnStore;
