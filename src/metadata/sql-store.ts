@@ -18,19 +18,11 @@ import type {
 } from './store.js';
 import { MissingReferencesError } from './store.js';
 import { SqlGcStore } from './sql-gc-store.js';
+import { chunks, IN_CHUNK } from './batches.js';
 import type { VulnStore } from './vuln-store.js';
 import { SqlVulnStore } from './sql-vuln-store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
-
-/** Bound parameters per IN list, below every dialect's limit. */
-const IN_CHUNK = 500;
-
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 function parseAnnotations(value: string | null): Record<string, string> | null {
   return value === null ? null : (JSON.parse(value) as Record<string, string>);

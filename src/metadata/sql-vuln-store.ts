@@ -3,16 +3,10 @@ import { sql, type Kysely } from 'kysely';
 import { toNumber, type Database } from './schema.js';
 import type { NewAdvisory, StoredAdvisory, VulnDbState, VulnImportRecord, VulnStore } from './vuln-store.js';
 
-/** Bound parameters per IN list, below every dialect's limit. */
-const IN_CHUNK = 500;
+import { chunks, IN_CHUNK } from './batches.js';
+
 /** Rows per multi-row insert (4 or 5 parameters each). */
 const INSERT_ROWS = 200;
-
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 export class SqlVulnStore implements VulnStore {
   constructor(private readonly db: Kysely<Database>) {}

@@ -7,17 +7,10 @@ import { join } from 'node:path';
 import { makeTempDir, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { runCli } from '../helpers/cli.js';
 import { advisory, writeZip } from '../helpers/osv.js';
+import type { ImportSummary } from '../../src/scan/vuln/import.js';
 
-interface Summary {
-  files: number;
-  added: number;
-  updated: number;
-  removed: number;
-  skipped: number;
-  invalid: number;
-  errors: string[];
-  state: { version: number; advisories: number; changedAt: string; lastImportAt: string };
-}
+/** ImportSummary as JSON: dates are strings. */
+type Summary = Omit<ImportSummary, 'state'> & { state: { version: number; advisories: number; changedAt: string; lastImportAt: string } };
 
 describe('registry vulndb', () => {
   let reg: TestRegistry;
