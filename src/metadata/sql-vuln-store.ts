@@ -35,6 +35,10 @@ export class SqlVulnStore implements VulnStore {
         await trx
           .insertInto('vuln_advisories')
           .values(part.map((a) => ({ id: a.id, modified: a.modified.getTime(), content: a.content, imported_at: now })))
+          // Another import running at the same time may have stored it meanwhile.
+          .onConflict((oc) =>
+            oc.column('id').doUpdateSet((eb) => ({ modified: eb.ref('excluded.modified'), content: eb.ref('excluded.content'), imported_at: eb.ref('excluded.imported_at') })),
+          )
           .execute();
       }
       const packages = changes.put.flatMap((a) => {
@@ -46,7 +50,13 @@ export class SqlVulnStore implements VulnStore {
           return true;
         }).map((p) => ({ advisory_id: a.id, ecosystem: p.ecosystem, family: p.family, name: p.name }));
       });
-      for (const part of chunks(packages, INSERT_ROWS)) await trx.insertInto('vuln_packages').values(part).execute();
+      for (const part of chunks(packages, INSERT_ROWS)) {
+        await trx
+          .insertInto('vuln_packages')
+          .values(part)
+          .onConflict((oc) => oc.columns(['advisory_id', 'ecosystem', 'name']).doNothing())
+          .execute();
+      }
       return { removed };
     });
   }

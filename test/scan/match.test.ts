@@ -11,7 +11,8 @@ import { openSqliteStore } from '../../src/metadata/sqlite.js';
 import type { SqlMetadataStore } from '../../src/metadata/sql-store.js';
 import type { InstalledPackage, Inventory } from '../../src/scan/model.js';
 import { importAdvisories } from '../../src/scan/vuln/import.js';
-import { matchInventory, type Finding } from '../../src/scan/vuln/match.js';
+import { inRange, matchInventory, type Finding } from '../../src/scan/vuln/match.js';
+import { debian, pep440, semver } from '../../src/scan/versions/index.js';
 import { cvss3BaseScore } from '../../src/scan/vuln/cvss.js';
 import { matchTarget, sourceRpmName, ubuntuEcosystem } from '../../src/scan/vuln/ecosystems.js';
 import type { Json } from '../helpers/osv.js';
@@ -348,6 +349,36 @@ describe('OSV ecosystems of an image', () => {
     assert.deepEqual([sid.accepts('Debian:sid'), sid.accepts('Debian'), sid.accepts('Debian:12')], [true, true, false]);
     const binnmu = matchTarget(pkg('Debian', 'libfoo1', '1.0-1+b2', { sourceName: 'foo', sourceVersion: '1.0-1' }), { id: 'debian', versionId: '12' })!;
     assert.equal(binnmu.version, '1.0-1', 'Debian advisories give source versions');
+  });
+});
+
+describe("range evaluation (the OSV schema's algorithm)", () => {
+  const r = (...events: Json[]) => ({ type: 'ECOSYSTEM', events }) as Parameters<typeof inRange>[1];
+  test('introduced/fixed in any order, several intervals, last_affected, limits', () => {
+    const table: [string, ReturnType<typeof r>, boolean][] = [
+      ['1.5.0', r({ fixed: '2.0.0' }, { introduced: '1.0.0' }), true],
+      ['2.0.0', r({ fixed: '2.0.0' }, { introduced: '1.0.0' }), false],
+      ['0.9.0', r({ fixed: '2.0.0' }, { introduced: '1.0.0' }), false],
+      ['2.5.0', r({ introduced: '0' }, { fixed: '2.0.0' }, { introduced: '3.0.0' }, { fixed: '3.1.0' }), false],
+      ['3.0.5', r({ introduced: '3.0.0' }, { fixed: '3.1.0' }, { introduced: '0' }, { fixed: '2.0.0' }), true],
+      ['1.5.0', r({ introduced: '1.0.0' }, { last_affected: '1.5.0' }), true],
+      ['1.5.1', r({ introduced: '1.0.0' }, { last_affected: '1.5.0' }), false],
+      ['1.0.0', r({ introduced: '0' }, { limit: '2.0.0' }), true],
+      ['2.0.0', r({ introduced: '0' }, { limit: '2.0.0' }), false],
+      ['9.9.9', r({ introduced: '0' }, { limit: '*' }), true],
+      ['1.0.0', r({ introduced: '1.0.0' }, { fixed: '1.0.0' }), false],
+      ['1.0.0', r(), false],
+    ];
+    for (const [version, range, expected] of table) assert.equal(inRange(version, range, semver), expected, `${version} in ${JSON.stringify(range.events)}`);
+  });
+
+  test("each ecosystem's order decides", () => {
+    const tilde = r({ introduced: '0' }, { fixed: '3.0.11-1~deb12u2' });
+    assert.equal(inRange('3.0.11-1', tilde, debian), false);
+    assert.equal(inRange('3.0.11-1~deb12u1', tilde, debian), true);
+    assert.equal(inRange('1.0.post1', r({ introduced: '1.0rc1' }, { fixed: '1.0.post1' }), pep440), false);
+    assert.equal(inRange('1.0', r({ introduced: '1.0rc1' }, { fixed: '1.0.post1' }), pep440), true);
+    assert.throws(() => inRange('not-a-version', r({ introduced: '1.0.0' }), semver));
   });
 });
 

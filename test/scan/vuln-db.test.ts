@@ -148,6 +148,18 @@ function vulnDbSuite(name: string, open: () => Promise<Opened>): void {
       assert.equal(found.length, count - 1, 'every package but pkg-7 (renamed by its newer copy)');
     });
 
+    test('two imports of the same new advisories at once both succeed', async () => {
+      const files: Record<string, Json> = {};
+      for (let i = 0; i < 300; i++) files[`PYSEC-race-${i}.json`] = advisory(`PYSEC-race-${i}`, T1, 'PyPI', `race-${i}`);
+      const race = join(dir, 'race.zip');
+      await writeZip(race, files);
+      const [a, b] = await Promise.all([importAdvisories(db.store, [race]), importAdvisories(db.store, [race])]);
+      assert.equal(a.invalid + b.invalid, 0);
+      assert.ok(a.added + b.added >= 300);
+      const found = await db.store.findByPackages('PyPI', Object.keys(files).map((_, i) => `race-${i}`));
+      assert.equal(found.length, 300);
+    });
+
     test('a file that is not a zip archive fails the import', async () => {
       const fake = join(dir, 'fake.zip');
       await writeFile(fake, 'not a zip');

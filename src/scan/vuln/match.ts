@@ -40,7 +40,7 @@ function rangeOrdering(range: OsvRange, t: MatchTarget): VersionOrdering | undef
 }
 
 /** Whether the version is in the range (the OSV schema's evaluation); throws on versions the ordering rejects. */
-function inRange(version: string, range: OsvRange, ord: VersionOrdering): boolean {
+export function inRange(version: string, range: OsvRange, ord: VersionOrdering): boolean {
   const limits = range.events.flatMap((e) => (e.limit !== undefined ? [e.limit] : []));
   if (limits.length > 0 && !limits.some((l) => l === '*' || ord.compare(version, l) < 0)) return false;
   const eventVersion = (e: OsvRange['events'][number]): string | undefined => e.introduced ?? e.fixed ?? e.last_affected;
