@@ -64,8 +64,8 @@ function compareParsed(x: AlpineVersion, y: AlpineVersion): number {
     if (c !== 0) return c;
   }
   if (x.numbers.length !== y.numbers.length) {
-    // More components win, unless what the shorter one has next is a pre-release suffix
-    // (which loses anyway): either way the longer version is greater.
+    // apk ranks a further number above whatever the shorter one has next (a letter, a
+    // suffix, a revision or the end), so the version with more components is greater.
     return x.numbers.length > y.numbers.length ? 1 : -1;
   }
   if (x.letter !== y.letter) {
