@@ -2,6 +2,7 @@
 // (dpkg, apk, rpm, SemVer, Go, PEP 440, Maven), with the cases that trip naive comparisons.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { alpine, debian, ecosystemOrdering, go, maven, pep440, rpm, semver, type VersionOrdering } from '../../src/scan/versions/index.js';
 
 /** Each row: a < b (and so b > a), or a == b with '='. */
@@ -261,4 +262,27 @@ test('ecosystemOrdering picks by the part before the first colon', () => {
   assert.equal(ecosystemOrdering('Red Hat:enterprise_linux:9::baseos'), rpm);
   assert.equal(ecosystemOrdering('Maven'), maven);
   assert.equal(ecosystemOrdering('crates.io'), undefined);
+});
+
+describe('orderings are total orders (property tests)', () => {
+  // Random strings over each syntax's characters: every comparison must be antisymmetric and
+  // transitive, or sorting (and the lowest fixed version) would depend on input order.
+  const versionOf = (chars: string, maxLength = 10) =>
+    fc.string({ unit: fc.constantFrom(...chars.split('')), minLength: 1, maxLength }).map((s) => s.replace(/^[^0-9]/, '1'));
+  const cases: [string, VersionOrdering, fc.Arbitrary<string>][] = [
+    ['debian', debian, versionOf('0123456789.~+a-:')],
+    ['rpm', rpm, versionOf('0123456789.~^a_-')],
+    ['maven', maven, versionOf('0123456789.-abmrcspg')],
+  ];
+  for (const [name, ordering, arb] of cases) {
+    test(name, () => {
+      fc.assert(
+        fc.property(arb, arb, arb, (a, b, c) => {
+          assert.equal(Math.sign(ordering.compare(a, b)), -Math.sign(ordering.compare(b, a)) || 0);
+          if (ordering.compare(a, b) <= 0 && ordering.compare(b, c) <= 0) assert.ok(ordering.compare(a, c) <= 0, `${a} <= ${b} <= ${c}`);
+        }),
+        { numRuns: 2000 },
+      );
+    });
+  }
 });
