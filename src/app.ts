@@ -25,6 +25,7 @@ import { NamespacePolicies } from './registry/policies.js';
 import { RetentionService } from './registry/retention.js';
 import { GarbageCollector, type GcReport } from './registry/gc.js';
 import { manifestForgetter } from './metadata/open.js';
+import type { VulnStore } from './metadata/vuln-store.js';
 
 const ORPHAN_GRACE_MS = 3600_000;
 
@@ -48,6 +49,8 @@ export interface App {
   policies: NamespacePolicies;
   /** Retention policies: run one by hand, or the due ones (also every retention.intervalMs). */
   retention: RetentionService;
+  /** The vulnerability database (`registry vulndb import` fills it; its version says when it changed). */
+  vulns: VulnStore;
   /** Online garbage collection (also run every gc.intervalMs when that is set). */
   collectGarbage(options?: GcOverrides): Promise<GcReport>;
   logger: Logger;
@@ -61,7 +64,7 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level })): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore } = await openMetadataStore(config, logger);
+  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns } = await openMetadataStore(config, logger);
   const auditor = new Auditor(access, logger);
   const policies = new NamespacePolicies(policyStore, (err, what) => logger.error({ err }, what));
   const blobs = new BlobService(blobStore, metadata, {
@@ -175,6 +178,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     manifests,
     policies,
     retention,
+    vulns,
     collectGarbage,
     logger,
     reloadTls() {

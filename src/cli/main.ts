@@ -7,6 +7,7 @@ import { userCommand } from './user.js';
 import { auditCommand } from './audit.js';
 import { gcCommand, scrubCommand } from './gc.js';
 import { retentionCommand } from './retention.js';
+import { vulndbCommand } from './vulndb.js';
 import { ConfigError } from '../config/load.js';
 
 const program = new Command('registry').description('OCI Distribution v1.1 container registry').showHelpAfterError();
@@ -17,6 +18,7 @@ program.addCommand(auditCommand());
 program.addCommand(gcCommand());
 program.addCommand(scrubCommand());
 program.addCommand(retentionCommand());
+program.addCommand(vulndbCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -168,6 +168,35 @@ export interface RetentionPoliciesTable {
   last_run: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
+// --- vulnerability database (migration 0050_vulndb): OSV advisories, their packages, imports
+
+export interface VulnAdvisoriesTable {
+  id: string;
+  modified: Int;
+  /** The OSV JSON document. */
+  content: string;
+  imported_at: Int;
+}
+
+export interface VulnPackagesTable {
+  advisory_id: string;
+  ecosystem: string;
+  family: string;
+  name: string;
+}
+
+export interface VulnImportsTable {
+  id: Generated<number | string>;
+  source: string;
+  started_at: Int;
+  finished_at: Int;
+  added: Int;
+  updated: Int;
+  removed: Int;
+  skipped: Int;
+  invalid: Int;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -186,6 +215,9 @@ export interface Database {
   namespace_quotas: NamespaceQuotasTable;
   manifest_stats: ManifestStatsTable;
   retention_policies: RetentionPoliciesTable;
+  vuln_advisories: VulnAdvisoriesTable;
+  vuln_packages: VulnPackagesTable;
+  vuln_imports: VulnImportsTable;
 }
 
 export function toNumber(value: number | string | bigint): number {

@@ -20,17 +20,11 @@ import { MissingReferencesError, QuotaExceededError, TagConflictError, type Link
 import { SqlRetentionStore } from './sql-retention-store.js';
 import type { RetentionStore } from './retention-store.js';
 import { SqlGcStore } from './sql-gc-store.js';
+import { chunks, IN_CHUNK } from './batches.js';
+import type { VulnStore } from './vuln-store.js';
+import { SqlVulnStore } from './sql-vuln-store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
-
-/** Bound parameters per IN list, below every dialect's limit. */
-const IN_CHUNK = 500;
-
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 function parseAnnotations(value: string | null): Record<string, string> | null {
   return value === null ? null : (JSON.parse(value) as Record<string, string>);
@@ -97,6 +91,14 @@ export class SqlMetadataStore implements MetadataStore {
   gc(): SqlGcStore {
     this.gcStore ??= new SqlGcStore(this.db, this.dialect);
     return this.gcStore;
+  }
+
+  private vulnStore: SqlVulnStore | undefined;
+
+  /** The vulnerability database (OSV advisories), on the same database. */
+  vulns(): VulnStore {
+    this.vulnStore ??= new SqlVulnStore(this.db);
+    return this.vulnStore;
   }
 
   /** Bring the schema to the newest version. */

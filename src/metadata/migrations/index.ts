@@ -217,6 +217,42 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
         await db.schema.createIndex('retention_policies_namespace').on('retention_policies').column('namespace').execute();
       },
     },
+    // The vulnerability database: OSV advisories (the JSON as imported), one row per package an
+    // advisory names (looked up by ecosystem family and name), and one row per import (the
+    // database version is the number of imports that changed something).
+    '0050_vulndb': {
+      async up(db: Kysely<unknown>) {
+        const serialId = dialect === 'postgres' ? 'bigint' : 'integer';
+        await db.schema
+          .createTable('vuln_advisories')
+          .addColumn('id', text(255), (c) => c.primaryKey())
+          .addColumn('modified', 'bigint', (c) => c.notNull())
+          .addColumn('content', 'text', (c) => c.notNull())
+          .addColumn('imported_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('vuln_packages')
+          .addColumn('advisory_id', text(255), (c) => c.notNull().references('vuln_advisories.id').onDelete('cascade'))
+          .addColumn('ecosystem', text(255), (c) => c.notNull())
+          .addColumn('family', text(64), (c) => c.notNull())
+          .addColumn('name', text(512), (c) => c.notNull())
+          .addPrimaryKeyConstraint('vuln_packages_pk', ['advisory_id', 'ecosystem', 'name'])
+          .execute();
+        await db.schema.createIndex('vuln_packages_lookup').on('vuln_packages').columns(['family', 'name']).execute();
+        await db.schema
+          .createTable('vuln_imports')
+          .addColumn('id', serialId, (c) => (dialect === 'postgres' ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement()))
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('started_at', 'bigint', (c) => c.notNull())
+          .addColumn('finished_at', 'bigint', (c) => c.notNull())
+          .addColumn('added', 'bigint', (c) => c.notNull())
+          .addColumn('updated', 'bigint', (c) => c.notNull())
+          .addColumn('removed', 'bigint', (c) => c.notNull())
+          .addColumn('skipped', 'bigint', (c) => c.notNull())
+          .addColumn('invalid', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 
