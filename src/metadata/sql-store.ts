@@ -77,7 +77,7 @@ export class SqlMetadataStore implements MetadataStore {
 
   /** Immutable-tag rules, quotas and manifest tracking, on the same database. */
   policies(): PolicyStore {
-    this.policyStore ??= new SqlPolicyStore(this.db);
+    this.policyStore ??= new SqlPolicyStore(this.db, this.dialect);
     return this.policyStore;
   }
 
