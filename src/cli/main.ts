@@ -6,6 +6,7 @@ import { migrateCommand } from './migrate.js';
 import { userCommand } from './user.js';
 import { auditCommand } from './audit.js';
 import { gcCommand, scrubCommand } from './gc.js';
+import { doctorCommand } from './doctor.js';
 import { ConfigError } from '../config/load.js';
 
 const program = new Command('registry').description('OCI Distribution v1.1 container registry').showHelpAfterError();
@@ -15,6 +16,7 @@ program.addCommand(userCommand());
 program.addCommand(auditCommand());
 program.addCommand(gcCommand());
 program.addCommand(scrubCommand());
+program.addCommand(doctorCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

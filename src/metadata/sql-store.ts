@@ -94,6 +94,12 @@ export class SqlMetadataStore implements MetadataStore {
     return this.migrateWith(this.db);
   }
 
+  /** Migrations this database has not had yet (`registry doctor`). */
+  async pendingMigrations(): Promise<string[]> {
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
+    return (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);
+  }
+
   protected async migrateWith(db: Kysely<Database>): Promise<string[]> {
     const migrator = new Migrator({ db, provider: migrationProvider(this.dialect) });
     const { error, results } = await migrator.migrateToLatest();
