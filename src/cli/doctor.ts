@@ -67,11 +67,13 @@ function metadataCheck(config: Config, opened: (store: SqlMetadataStore) => void
       }
       const store = await openSqlStore(config, { migrate: false });
       opened(store);
-      await store.ping().catch((err: unknown) => {
+      // The migration table is read first: a database never migrated has nothing else to ask.
+      const failed = (err: unknown) => {
         throw new Error(`${where}: ${reason(err)}`);
-      });
-      const pending = await store.pendingMigrations();
+      };
+      const pending = await store.pendingMigrations().catch(failed);
       if (pending.length > 0) throw new Error(`${where}: ${pending.length} migration(s) pending (${pending.join(', ')}); run \`registry migrate\``);
+      await store.ping().catch(failed);
       return `${where}, schema up to date`;
     },
   };
