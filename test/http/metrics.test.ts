@@ -4,6 +4,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { expectStatus, locationOf, MediaType, pushBlob, pushImage, randomBytes, startUpload } from '../helpers/oci.js';
 import { scrape } from '../helpers/metrics.js';
@@ -125,6 +128,14 @@ describe('metrics at /metrics', () => {
     assert.equal(metrics.value('registry_test_scans_total', { result: 'clean' }), 2);
     // Health and metrics requests are counted like any other route.
     assert.ok(metrics.value('registry_http_requests_total', { route: '/metrics', method: 'GET', status: '200' }) >= 1);
+  });
+
+  test('the sample Grafana dashboard queries only metrics the registry exposes', async () => {
+    const dashboard = await readFile(resolve(dirname(fileURLToPath(import.meta.url)), '../../../docs/grafana-dashboard.json'), 'utf8');
+    const exposed = new Set([...(await scrape(reg.url)).text.matchAll(/^# TYPE (\S+) (\w+)/gm)].flatMap((m) => (m[2] === 'histogram' ? [`${m[1]}_bucket`, `${m[1]}_sum`, `${m[1]}_count`] : [m[1]!])));
+    const used = new Set([...dashboard.matchAll(/\b((?:registry|process|nodejs)_[a-z0-9_]+)/g)].map((m) => m[1]!));
+    assert.ok(used.size >= 10, `only ${used.size} metrics in the dashboard`);
+    for (const name of used) assert.ok(exposed.has(name), `the dashboard uses ${name}, which /metrics does not expose`);
   });
 
   test('unmatched paths share one label', async () => {
