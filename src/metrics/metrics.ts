@@ -1,7 +1,7 @@
 // Every Prometheus metric of one registry process, in one prom-client Registry (not the
 // library's global one: several registries may run in one process, as the tests do).
-// Subsystems add theirs through counter(), gauge() and histogram(); the HTTP layer observes
-// requests through http; gauges of stored state are computed when scraped.
+// Subsystems add theirs through counter(), gauge() and histogram(); the HTTP layer records
+// requests in http; gauges of stored state are computed when scraped.
 import {
   Counter,
   Gauge,
@@ -13,6 +13,7 @@ import {
   type HistogramConfiguration,
 } from 'prom-client';
 import type { GcReport } from '../registry/gc.js';
+import { HttpStats } from './http-stats.js';
 
 /** Every metric name starts with this (process and Node.js metrics keep prom-client's names). */
 export const PREFIX = 'registry_';
@@ -31,17 +32,8 @@ export interface StoredState {
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly http = {
-    requests: this.counter({ name: 'http_requests_total', help: 'HTTP requests answered, by route pattern, method and status', labelNames: ['route', 'method', 'status'] }),
-    duration: this.histogram({
-      name: 'http_request_duration_seconds',
-      help: 'Time from receiving a request to the end of its response, by route pattern, method and status',
-      labelNames: ['route', 'method', 'status'],
-      buckets: LATENCY_BUCKETS,
-    }),
-    received: this.counter({ name: 'http_received_bytes_total', help: 'Bytes received on connections (headers and bodies), by route pattern and method', labelNames: ['route', 'method'] }),
-    sent: this.counter({ name: 'http_sent_bytes_total', help: 'Bytes sent on connections (headers and bodies), by route pattern and method', labelNames: ['route', 'method'] }),
-  };
+  /** Requests by route pattern, method and status: counts, latency, bytes (see HttpStats). */
+  readonly http = new HttpStats(LATENCY_BUCKETS);
 
   readonly rateLimited = this.counter({ name: 'rate_limited_total', help: 'Requests refused with 429, by the limit they hit', labelNames: ['limit'] });
 
@@ -60,6 +52,7 @@ export class Metrics {
    */
   constructor(state: StoredState, options: { storageRefreshMs: number; onError: (err: unknown, what: string) => void }) {
     collectDefaultMetrics({ register: this.registry });
+    this.http.register(this.registry, PREFIX);
     this.gauge({
       name: 'upload_sessions',
       help: 'Upload sessions open (started, neither completed, cancelled nor purged), on every node',
