@@ -16,8 +16,12 @@ export interface RateLimitOptions {
 
 export type LimitKind = 'address' | 'identity';
 
+/** After the counter failed, requests go uncounted this long instead of each waiting for it again. */
+const COUNTER_RETRY_MS = 5_000;
+
 export class RateLimiter {
   private readonly exempt: BlockList;
+  private counterFailedAt = -Infinity;
 
   constructor(
     private readonly counter: Counter,
@@ -51,9 +55,11 @@ export class RateLimiter {
 
   private async hit(key: string, limit: number): Promise<number> {
     let count: number;
+    if (Date.now() - this.counterFailedAt < COUNTER_RETRY_MS) return 0;
     try {
       count = await this.counter.hit(key, this.options.windowMs);
     } catch (err) {
+      this.counterFailedAt = Date.now();
       this.onError(err);
       return 0;
     }

@@ -8,6 +8,8 @@ import { checkErrorBody } from '../helpers/oci.js';
 import { freshAddress, requestFrom, type SimpleResponse } from '../helpers/auth.js';
 import { ADMIN, basic, createUser, startAuthRegistry } from '../helpers/api.js';
 import { scrape } from '../helpers/metrics.js';
+import { TcpProxy } from '../helpers/proxy.js';
+import { requireEnv } from '../helpers/services.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -105,3 +107,32 @@ describe('rate limit shared by a cluster through Redis', { skip: !scaleOut() && 
     assert.equal((await requestFrom(freshAddress(), `${b.url}/v2/`)).status, 200);
   });
 });
+
+describe('rate limit with Redis gone', { skip: !scaleOut() && 'needs Redis (scale-out backends)' }, () => {
+  test('requests are let through, and only the first waits for Redis', async () => {
+    const redis = new URL(requireEnv('TEST_REDIS_URL'));
+    const proxy = await TcpProxy.start(redis.hostname, Number(redis.port || 6379));
+    const reg = await startRegistry({ redis: { url: proxy.via(redis.toString()) }, rateLimit: { enabled: true, perAddress: 2, perIdentity: 0, windowMs: 60_000 } });
+    try {
+      const address = freshAddress();
+      for (let i = 0; i < 2; i++) assert.equal((await requestFrom(address, `${reg.url}/v2/`)).status, 200);
+      assertTooMany(await requestFrom(address, `${reg.url}/v2/`), 60_000);
+      await proxy.close();
+      const started = Date.now();
+      assert.equal((await requestFrom(address, `${reg.url}/v2/`)).status, 200, 'a limit that cannot be counted is not enforced');
+      const first = Date.now() - started;
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t = Date.now();
+        assert.equal((await requestFrom(address, `${reg.url}/v2/`)).status, 200);
+        times.push(Date.now() - t);
+      }
+      assert.ok(first < 4_000, `the first request waited ${first} ms`);
+      assert.ok(Math.max(...times) < 500, `later requests waited ${times.join(', ')} ms`);
+    } finally {
+      await reg.close();
+      await proxy.close();
+    }
+  });
+});
+
