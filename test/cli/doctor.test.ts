@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../helpers/proxy.js';
 import { join } from 'node:path';
 import { makeTempDir, scaleOut, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
@@ -26,14 +26,6 @@ function check(report: DoctorJson, name: string): { ok: boolean; detail: string 
   return found;
 }
 
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('registry doctor', () => {
   let reg: TestRegistry;
@@ -72,7 +64,7 @@ describe('registry doctor', () => {
   });
 
   test('Redis not reachable: FAIL redis with the reason, exit 1', async () => {
-    const result = await runCli(reg, ['doctor'], { env: { REGISTRY_REDIS_URL: `redis://127.0.0.1:${await closedPort()}` } });
+    const result = await runCli(reg, ['doctor'], { env: { REGISTRY_REDIS_URL: `redis://127.0.0.1:${await freePort()}` } });
     assert.equal(result.code, 1);
     assert.match(result.stdout, /^FAIL redis: .*not reachable/m);
     assert.match(result.stdout, /^ok   metadata:/m);
@@ -140,7 +132,7 @@ describe('registry doctor on broken backends', () => {
       assert.match(check(parse(ok), 'auth').detail, /signing key \S+ signs and verifies/);
       // The database gone: metadata and the key both fail, each with its reason.
       const gone: Record<string, string> = scaleOut()
-        ? { REGISTRY_AUTH_ENABLED: 'true', REGISTRY_METADATA_POSTGRES_URL: `postgres://registry:x@127.0.0.1:${await closedPort()}/none` }
+        ? { REGISTRY_AUTH_ENABLED: 'true', REGISTRY_METADATA_POSTGRES_URL: `postgres://registry:x@127.0.0.1:${await freePort()}/none` }
         : { REGISTRY_AUTH_ENABLED: 'true', REGISTRY_METADATA_SQLITE_PATH: join(reg.dataDir, 'missing', 'registry.db') };
       const failed = await runCli(reg, ['doctor', '--json'], { env: gone });
       assert.equal(failed.code, 1, failed.stdout);

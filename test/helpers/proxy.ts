@@ -3,6 +3,15 @@
 // that stopped answering), `close` drops every connection and the port (a backend gone).
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
+/** A loopback port nothing listens on (free a moment ago). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;

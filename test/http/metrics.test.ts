@@ -3,7 +3,7 @@
 // namespace, garbage collection and the process; /metrics on a port of its own; metrics off.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { freePort } from '../helpers/proxy.js';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -146,13 +146,6 @@ describe('metrics at /metrics', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('metrics settings', () => {
   test('metrics.port serves /metrics on a port of its own, and not on the registry port', async () => {
