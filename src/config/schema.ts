@@ -159,6 +159,9 @@ export const ConfigSchema = z
     if (Boolean(c.http.tls.certFile) !== Boolean(c.http.tls.keyFile)) {
       ctx.addIssue({ code: 'custom', path: ['http', 'tls'], message: 'certFile and keyFile go together' });
     }
+    if (c.metrics.port !== undefined && c.metrics.port !== 0 && c.metrics.port === c.http.port) {
+      ctx.addIssue({ code: 'custom', path: ['metrics', 'port'], message: 'leave metrics.port unset to serve /metrics on the registry port' });
+    }
     if (c.metadata.driver === 'postgres' && !c.metadata.postgres.url) {
       ctx.addIssue({ code: 'custom', path: ['metadata', 'postgres', 'url'], message: 'required when metadata.driver is postgres' });
     }

@@ -21,6 +21,18 @@ export const PREFIX = 'registry_';
 /** Latency buckets in seconds: manifest and tag reads take milliseconds, layer transfers minutes. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
+// Process metrics belong to the process, not to one registry instance: collected once (their
+// GC observer and event-loop monitor are never stopped), exposed by every instance.
+let processRegistry: Registry | undefined;
+
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 /** What the scrape-time gauges read from the metadata store. */
 export interface StoredState {
   /** Upload sessions the store knows (every node's). */
@@ -51,7 +63,6 @@ export class Metrics {
    * most this often. A failing store keeps a scrape answering, with the last values.
    */
   constructor(state: StoredState, options: { storageRefreshMs: number; onError: (err: unknown, what: string) => void }) {
-    collectDefaultMetrics({ register: this.registry });
     this.http.register(this.registry, PREFIX);
     this.gauge({
       name: 'upload_sessions',
@@ -112,6 +123,7 @@ export class Metrics {
 
   /** The exposition text and its content type. */
   async scrape(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const [own, shared] = await Promise.all([this.registry.metrics(), processMetrics().metrics()]);
+    return { contentType: this.registry.contentType, body: own + shared };
   }
 }
