@@ -134,20 +134,18 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   const forgetManifest = manifestForgetter(metadata);
   let collecting: Promise<GcReport> | undefined;
   const collectGarbage = (options: GcOverrides = {}): Promise<GcReport> => {
-    const run = () =>
-      collector
-        .run({
+    const run = async () => {
+      const report = await collector.run({
         reviewDelayMs: options.reviewDelayMs ?? config.gc.reviewDelayMs,
         deleteUntaggedManifests: options.deleteUntaggedManifests ?? config.gc.deleteUntaggedManifests,
         dryRun: options.dryRun === true,
         purgeUploads: (ttl) => blobs.purgeStaleUploads(ttl),
         uploadTtlMs: config.uploads.sessionTtlMs,
         ...(forgetManifest ? { onManifestDeleted: forgetManifest } : {}),
-        })
-        .then((report) => {
-          metrics.recordGc(report);
-          return report;
-        });
+      });
+      metrics.recordGc(report);
+      return report;
+    };
     if (options.dryRun || options.reviewDelayMs !== undefined || options.deleteUntaggedManifests !== undefined) return run();
     // One collection at a time per process; other nodes may run theirs (deletes are idempotent).
     collecting ??= run().finally(() => {

@@ -97,9 +97,11 @@ describe('metrics at /metrics', () => {
     await pushBlob(reg.url, 'metrics-storage/two', shared);
     await pushBlob(reg.url, 'metrics-storage/two', randomBytes(700));
     await pushBlob(reg.url, 'metrics-storage-other/x', randomBytes(300));
+    await pushBlob(reg.url, 'metricsstorageplain', randomBytes(40));
     const metrics = await scrape(reg.url);
     assert.equal(metrics.value('registry_namespace_storage_bytes', { namespace: 'metrics-storage' }), 5700);
     assert.equal(metrics.value('registry_namespace_storage_bytes', { namespace: 'metrics-storage-other' }), 300);
+    assert.equal(metrics.value('registry_namespace_storage_bytes', { namespace: 'metricsstorageplain' }), 40, 'a name without a slash is its own namespace');
   });
 
   test('garbage collection runs, deleted blobs and freed bytes are counted', async () => {
