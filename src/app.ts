@@ -27,7 +27,7 @@ import { manifestForgetter } from './metadata/open.js';
 import { Metrics } from './metrics/metrics.js';
 import { metricsServer } from './http/metrics.js';
 import { RateLimiter } from './auth/rate-limit.js';
-import { rateLimitedGuard } from './http/rate-limit.js';
+import { identityLimit, rateLimitedGuard } from './http/rate-limit.js';
 import type { Counter } from './auth/throttle.js';
 import type { Server } from 'node:http';
 
@@ -100,10 +100,11 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
         onRefused: (kind: string) => metrics.rateLimited.labels(kind).inc(),
       }
     : undefined;
+  const limitIdentity = rateLimit ? identityLimit(rateLimit.limiter, rateLimit.onRefused) : undefined;
   const guard = auth?.guard ?? openGuard;
 
   const server = buildServer(
-    { blobs, manifests, manifestMaxBytes: config.limits.manifestMaxBytes, guard: rateLimit ? rateLimitedGuard(guard, rateLimit.limiter, rateLimit.onRefused) : guard, auditor },
+    { blobs, manifests, manifestMaxBytes: config.limits.manifestMaxBytes, guard: limitIdentity ? rateLimitedGuard(guard, limitIdentity) : guard, auditor },
     {
       logger,
       headersTimeoutMs: config.http.headersTimeoutMs,
@@ -119,7 +120,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
 
   if (auth) {
     registerTokenEndpoint(server, auth.tokenEndpoint);
-    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies });
+    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies, ...(limitIdentity ? { limitIdentity } : {}) });
   }
 
   const purge = setInterval(() => {

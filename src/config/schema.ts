@@ -137,7 +137,7 @@ export const ConfigSchema = z
         windowMs: z.coerce.number().int().min(100).default(60_000),
         /** Requests per window from one client address; 0 = no address limit. */
         perAddress: z.coerce.number().int().nonnegative().default(1200),
-        /** /v2 requests per window by one authenticated user or robot; 0 = no identity limit. */
+        /** /v2 and management API requests per window by one user or robot; 0 = no identity limit. */
         perIdentity: z.coerce.number().int().nonnegative().default(1200),
         /** Addresses or CIDR ranges never limited (a list, or comma-separated in the environment). */
         exempt: z

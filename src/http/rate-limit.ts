@@ -1,10 +1,10 @@
 // Rate limits at the HTTP edge: the per-address budget before anything else is done with a
-// request, the per-identity one right after the /v2 guard has found who is asking. Refusals
+// request, the per-identity one right after authentication (the /v2 guard, the management API). Refusals
 // are the spec's TOOMANYREQUESTS with Retry-After. Health and metrics are never limited.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RegistryError } from '../registry/errors.js';
 import type { LimitKind, RateLimiter } from '../auth/rate-limit.js';
-import { actorName } from '../auth/model.js';
+import { actorName, type Identity } from '../auth/model.js';
 import type { Guard } from './guard.js';
 
 const UNLIMITED_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
@@ -26,16 +26,25 @@ export function limitRequests(app: FastifyInstance, limiter: RateLimiter, onRefu
   });
 }
 
-/** The guard, then the budget of the identity it found (anonymous requests have only the address budget). */
-export function rateLimitedGuard(guard: Guard, limiter: RateLimiter, onRefused: (kind: LimitKind) => void): Guard {
-  return async (request, requirement) => {
-    const access = await guard(request, requirement);
-    if (access.identity.kind === 'anonymous') return access;
-    const wait = await limiter.identity(`${access.identity.kind}:${actorName(access.identity)}`, request.ip);
+/** Charge a request to the budget of its identity; throws TOOMANYREQUESTS past it (anonymous: nothing to charge). */
+export type IdentityLimit = (request: FastifyRequest, identity: Identity) => Promise<void>;
+
+export function identityLimit(limiter: RateLimiter, onRefused: (kind: LimitKind) => void): IdentityLimit {
+  return async (request, identity) => {
+    if (identity.kind === 'anonymous') return;
+    const wait = await limiter.identity(`${identity.kind}:${actorName(identity)}`, request.ip);
     if (wait > 0) {
       onRefused('identity');
       throw tooManyRequests('identity', wait, limiter.windowMs);
     }
+  };
+}
+
+/** The /v2 guard, then the budget of the identity it found. */
+export function rateLimitedGuard(guard: Guard, limit: IdentityLimit): Guard {
+  return async (request, requirement) => {
+    const access = await guard(request, requirement);
+    await limit(request, access.identity);
     return access;
   };
 }

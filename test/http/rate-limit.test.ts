@@ -67,10 +67,14 @@ describe('rate limit per identity', () => {
     await reg.close();
   });
 
-  test('a user past the budget is refused from any address; other users and anonymous requests are not', async () => {
+  test('a user past the budget is refused from any address, on /v2 and the API; other users and anonymous requests are not', async () => {
     const alice = await createUser(reg, 'rate-alice');
     await freshWindow(windowMs, 2_000);
-    for (let i = 0; i < 4; i++) assert.equal((await requestFrom(freshAddress(), `${reg.url}/v2/`, { headers: { Authorization: basic(alice) } })).status, 200, `request ${i + 1}`);
+    // /v2 and the management API draw on the same budget.
+    for (const path of ['/v2/', '/api/v1/me', '/v2/', '/api/v1/me']) {
+      assert.equal((await requestFrom(freshAddress(), `${reg.url}${path}`, { headers: { Authorization: basic(alice) } })).status, 200, path);
+    }
+    assertTooMany(await requestFrom(freshAddress(), `${reg.url}/api/v1/me`, { headers: { Authorization: basic(alice) } }), windowMs);
     const refused = await requestFrom(freshAddress(), `${reg.url}/v2/`, { headers: { Authorization: basic(alice) } });
     const retryAfter = assertTooMany(refused, windowMs);
     assert.equal((await requestFrom(freshAddress(), `${reg.url}/v2/`, { headers: { Authorization: basic(ADMIN) } })).status, 200, 'another user has a budget of their own');
