@@ -26,6 +26,15 @@ import { RetentionService } from './registry/retention.js';
 import { GarbageCollector, type GcReport } from './registry/gc.js';
 import { manifestForgetter } from './metadata/open.js';
 import type { VulnStore } from './metadata/vuln-store.js';
+import { Metrics } from './metrics/metrics.js';
+import { metricsServer } from './http/metrics.js';
+import { RateLimiter } from './auth/rate-limit.js';
+import { identityLimit, rateLimitedGuard } from './http/rate-limit.js';
+import type { Counter } from './auth/throttle.js';
+import type { Server } from 'node:http';
+
+/** How long /readyz waits for each backend. */
+const READY_TIMEOUT_MS = 2_000;
 
 const ORPHAN_GRACE_MS = 3600_000;
 
@@ -51,13 +60,18 @@ export interface App {
   retention: RetentionService;
   /** The vulnerability database (`registry vulndb import` fills it; its version says when it changed). */
   vulns: VulnStore;
+  /** Prometheus metrics; other subsystems register theirs with metrics.counter() and its kin. */
+  metrics: Metrics;
   /** Online garbage collection (also run every gc.intervalMs when that is set). */
   collectGarbage(options?: GcOverrides): Promise<GcReport>;
   logger: Logger;
   /** Read the TLS certificate and key again (SIGHUP); new connections use them. */
   reloadTls(): void;
-  /** Listen on the configured host and port; resolves with the bound address. */
-  listen(): Promise<{ host: string; port: number }>;
+  /**
+   * Listen on the configured host and port; resolves with the bound address (and that of
+   * /metrics when metrics.port gives it a port of its own).
+   */
+  listen(): Promise<{ host: string; port: number; metricsPort?: number }>;
   /** Stop accepting, let running requests finish (up to the grace period), close stores. */
   close(): Promise<void>;
 }
@@ -78,20 +92,37 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   const recovered = await blobs.recover(config.storage.driver === 'filesystem' ? 0 : ORPHAN_GRACE_MS);
   if (recovered.removedStaged || recovered.removedSessions) logger.info(recovered, 'cleaned up after an unclean stop');
 
-  const auth = config.auth.enabled ? await setUpAuth(config, access, auditor, redis ?? new MemoryCounter()) : undefined;
+  const counter: Counter = redis ?? new MemoryCounter();
+  const auth = config.auth.enabled ? await setUpAuth(config, access, auditor, counter) : undefined;
+
+  const metrics = new Metrics(
+    { uploadSessions: async () => (await metadata.listUploadIds()).length, usedBytesByNamespace: () => policyStore.usedBytesByNamespace() },
+    { storageRefreshMs: config.metrics.storageRefreshMs, onError: (err, what) => logger.warn({ err }, `${what} failed`) },
+  );
+  const separateMetricsPort = config.metrics.port !== undefined;
+  const rateLimit = config.rateLimit.enabled
+    ? {
+        limiter: new RateLimiter(counter, config.rateLimit, (err) => logger.warn({ err }, 'rate limit counter unavailable; request let through')),
+        onRefused: (kind: string) => metrics.rateLimited.labels(kind).inc(),
+      }
+    : undefined;
+  const limitIdentity = rateLimit ? identityLimit(rateLimit.limiter, rateLimit.onRefused) : undefined;
+  const guard = auth?.guard ?? openGuard;
 
   const server = buildServer(
-    { blobs, manifests, manifestMaxBytes: config.limits.manifestMaxBytes, guard: auth?.guard ?? openGuard, auditor },
+    { blobs, manifests, manifestMaxBytes: config.limits.manifestMaxBytes, guard: limitIdentity ? rateLimitedGuard(guard, limitIdentity) : guard, auditor },
     {
       logger,
       headersTimeoutMs: config.http.headersTimeoutMs,
       keepAliveTimeoutMs: config.http.keepAliveTimeoutMs,
       ...(config.http.tls.certFile ? { tls: readTls(config) } : {}),
-      ready: async () => {
-        await Promise.all([metadata.ping(), blobStore.ping()]);
-      },
+      ready: { metadata: () => metadata.ping(), blobStore: () => blobStore.ping() },
+      readyTimeoutMs: READY_TIMEOUT_MS,
+      ...(config.metrics.enabled ? { metrics: { metrics, serve: !separateMetricsPort } } : {}),
+      ...(rateLimit ? { rateLimit } : {}),
     },
   );
+  const metricsListener: Server | undefined = config.metrics.enabled && separateMetricsPort ? metricsServer(metrics) : undefined;
 
   const forgetManifest = manifestForgetter(metadata);
   const retention = new RetentionService(retentionStore, metadata, gcStore, {
@@ -104,7 +135,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
 
   if (auth) {
     registerTokenEndpoint(server, auth.tokenEndpoint);
-    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies, retention });
+    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies, retention, ...(limitIdentity ? { limitIdentity } : {}) });
   }
 
   const purge = setInterval(() => {
@@ -118,8 +149,8 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   const collector = new GarbageCollector(gcStore, blobStore);
   let collecting: Promise<GcReport> | undefined;
   const collectGarbage = (options: GcOverrides = {}): Promise<GcReport> => {
-    const run = () =>
-      collector.run({
+    const run = async () => {
+      const report = await collector.run({
         reviewDelayMs: options.reviewDelayMs ?? config.gc.reviewDelayMs,
         deleteUntaggedManifests: options.deleteUntaggedManifests ?? config.gc.deleteUntaggedManifests,
         dryRun: options.dryRun === true,
@@ -127,6 +158,9 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
         uploadTtlMs: config.uploads.sessionTtlMs,
         ...(forgetManifest ? { onManifestDeleted: forgetManifest } : {}),
       });
+      metrics.recordGc(report);
+      return report;
+    };
     if (options.dryRun || options.reviewDelayMs !== undefined || options.deleteUntaggedManifests !== undefined) return run();
     // One collection at a time per process; other nodes may run theirs (deletes are idempotent).
     collecting ??= run().finally(() => {
@@ -179,6 +213,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     policies,
     retention,
     vulns,
+    metrics,
     collectGarbage,
     logger,
     reloadTls() {
@@ -190,7 +225,13 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       await server.listen({ host: config.http.host, port: config.http.port });
       const address = server.server.address();
       if (address === null || typeof address === 'string') throw new Error('server is not listening on TCP');
-      return { host: address.address, port: address.port };
+      if (!metricsListener) return { host: address.address, port: address.port };
+      await new Promise<void>((resolve, reject) => {
+        metricsListener.once('error', reject);
+        metricsListener.listen(config.metrics.port, config.metrics.host ?? config.http.host, () => resolve());
+      });
+      const metricsAddress = metricsListener.address();
+      return { host: address.address, port: address.port, ...(metricsAddress && typeof metricsAddress !== 'string' ? { metricsPort: metricsAddress.port } : {}) };
     },
     async close() {
       if (closed) return;
@@ -204,6 +245,11 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       grace.unref();
       await server.close();
       clearTimeout(grace);
+      if (metricsListener?.listening) {
+        const stopped = new Promise((resolve) => metricsListener.close(resolve));
+        metricsListener.closeAllConnections();
+        await stopped;
+      }
       await auditor.flush();
       await policies.flush();
       await metadata.close();
@@ -212,7 +258,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
 }
 
 /** Access control: the first admin, the token signer, the throttle, the /v2 guard. */
-async function setUpAuth(config: Config, access: AccessStore, auditor: Auditor, counter: ConstructorParameters<typeof LoginThrottle>[0]) {
+async function setUpAuth(config: Config, access: AccessStore, auditor: Auditor, counter: Counter) {
   const { initialAdminUsername: username, initialAdminPassword: password } = config.auth;
   if (username && password && (await access.countAdmins()) === 0) {
     try {

@@ -57,11 +57,28 @@ export class TokenService {
   static async open(access: AccessStore, options: TokenOptions): Promise<TokenService> {
     const { privateKey } = await generateKeyPair(ALGORITHM, { extractable: true });
     const candidate = { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: ALGORITHM };
-    const stored = JSON.parse(await access.getOrSetSetting(KEY_SETTING, () => JSON.stringify(candidate))) as JWK & { kid: string };
-    const { d: _private, ...publicJwk } = stored;
-    const priv = (await importJWK(stored, ALGORITHM)) as KeyLike;
+    return TokenService.fromStored(await access.getOrSetSetting(KEY_SETTING, () => JSON.stringify(candidate)), options);
+  }
+
+  private static async fromStored(stored: string, options: TokenOptions): Promise<TokenService> {
+    const jwk = JSON.parse(stored) as JWK & { kid: string };
+    const { d: _private, ...publicJwk } = jwk;
+    const priv = (await importJWK(jwk, ALGORITHM)) as KeyLike;
     const pub = (await importJWK(publicJwk, ALGORITHM)) as KeyLike;
-    return new TokenService(priv, pub, stored.kid, options);
+    return new TokenService(priv, pub, jwk.kid, options);
+  }
+
+  /**
+   * Check the stored signing key without creating one (`registry doctor`): its key id, or
+   * undefined when none exists yet. Throws when it cannot sign a token that then verifies.
+   */
+  static async checkStoredKey(access: AccessStore, options: TokenOptions): Promise<string | undefined> {
+    const stored = await access.getSetting(KEY_SETTING);
+    if (stored === undefined) return undefined;
+    const service = await TokenService.fromStored(stored, options);
+    const { token } = await service.issue({ kind: 'anonymous' }, []);
+    if (!(await service.verify(token))) throw new Error('a token signed with the stored key does not verify');
+    return service.kid;
   }
 
   get ttlSeconds(): number {

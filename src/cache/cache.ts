@@ -104,6 +104,12 @@ export class RedisCache implements Cache {
     await this.ready;
   }
 
+  /** Resolves when Redis answers a PING (`registry doctor`). */
+  async ping(): Promise<void> {
+    await this.connected();
+    await this.redis.ping();
+  }
+
   async close(): Promise<void> {
     this.redis.disconnect();
   }

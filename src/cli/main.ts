@@ -8,6 +8,7 @@ import { auditCommand } from './audit.js';
 import { gcCommand, scrubCommand } from './gc.js';
 import { retentionCommand } from './retention.js';
 import { vulndbCommand } from './vulndb.js';
+import { doctorCommand } from './doctor.js';
 import { ConfigError } from '../config/load.js';
 
 const program = new Command('registry').description('OCI Distribution v1.1 container registry').showHelpAfterError();
@@ -19,6 +20,7 @@ program.addCommand(gcCommand());
 program.addCommand(scrubCommand());
 program.addCommand(retentionCommand());
 program.addCommand(vulndbCommand());
+program.addCommand(doctorCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -43,6 +43,8 @@ const OPTIONAL_SETTINGS: string[][] = [
   ['http', 'tls', 'keyFile'],
   ['auth', 'initialAdminUsername'],
   ['auth', 'initialAdminPassword'],
+  ['metrics', 'port'],
+  ['metrics', 'host'],
 ];
 
 /** Every setting's path, e.g. ['http', 'port'], read off the defaults. */

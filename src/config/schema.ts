@@ -1,5 +1,6 @@
 // The one configuration schema. A YAML file, REGISTRY_* environment variables and command
 // line flags all feed it (in that order of precedence, flags last); it is validated at start.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
@@ -125,6 +126,36 @@ export const ConfigSchema = z
         throttleRefuseAfter: z.coerce.number().int().min(1).default(10),
       })
       .prefault({}),
+    metrics: z
+      .strictObject({
+        /** Serve Prometheus metrics at GET /metrics. */
+        enabled: z.stringbool().or(z.boolean()).default(true),
+        /** Serve /metrics on its own port (and host) instead of the registry's; unset = the same port. */
+        port: z.coerce.number().int().min(0).max(65535).optional(),
+        host: z.string().min(1).optional(),
+        /** Namespace storage (a scan of every blob link) is recomputed on a scrape at most this often. */
+        storageRefreshMs: z.coerce.number().int().nonnegative().default(60_000),
+      })
+      .prefault({}),
+    rateLimit: z
+      .strictObject({
+        /** Refuse requests past a budget per client address and per identity with 429. */
+        enabled: z.stringbool().or(z.boolean()).default(false),
+        /** Length of the fixed counting window. */
+        windowMs: z.coerce.number().int().min(100).default(60_000),
+        /** Requests per window from one client address; 0 = no address limit. */
+        perAddress: z.coerce.number().int().nonnegative().default(1200),
+        /** /v2 and management API requests per window by one user or robot; 0 = no identity limit. */
+        perIdentity: z.coerce.number().int().nonnegative().default(1200),
+        /** Addresses or CIDR ranges never limited (a list, or comma-separated in the environment). */
+        exempt: z
+          .preprocess(
+            (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
+            z.array(z.string().refine(isAddressOrRange, 'an IP address or CIDR range')),
+          )
+          .default([]),
+      })
+      .prefault({}),
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -135,6 +166,9 @@ export const ConfigSchema = z
   .superRefine((c, ctx) => {
     if (Boolean(c.http.tls.certFile) !== Boolean(c.http.tls.keyFile)) {
       ctx.addIssue({ code: 'custom', path: ['http', 'tls'], message: 'certFile and keyFile go together' });
+    }
+    if (c.metrics.port !== undefined && c.metrics.port !== 0 && c.metrics.port === c.http.port) {
+      ctx.addIssue({ code: 'custom', path: ['metrics', 'port'], message: 'leave metrics.port unset to serve /metrics on the registry port' });
     }
     if (c.metadata.driver === 'postgres' && !c.metadata.postgres.url) {
       ctx.addIssue({ code: 'custom', path: ['metadata', 'postgres', 'url'], message: 'required when metadata.driver is postgres' });
@@ -147,3 +181,14 @@ export const ConfigSchema = z
   });
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** `10.0.0.1`, `::1`, `10.0.0.0/8` or `fd00::/8`. */
+export function isAddressOrRange(value: string): boolean {
+  const [address = '', prefix, ...rest] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return /^\d+$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
+}
+

@@ -1,5 +1,5 @@
 // HTTP bootstrap: Fastify with bodies left as streams (blobs are never buffered), one JSON
-// log line per request with its id, the spec's error bodies, and the health endpoints.
+// log line per request with its id, the spec's error bodies, health, metrics and rate limits.
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -7,6 +7,18 @@ import { errorHandler, sendError } from './errors.js';
 import { registerV2Routes } from './v2/routes.js';
 import type { V2Context } from './v2/context.js';
 import { RegistryError } from '../registry/errors.js';
+import { registerHealth, type ReadinessCheck } from './health.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { observeRequests, registerMetricsRoute } from './metrics.js';
+import { limitRequests } from './rate-limit.js';
+import type { LimitKind, RateLimiter } from '../auth/rate-limit.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The route pattern metrics use when the handler knows a finer one than Fastify's (/v2). */
+    routeLabel: string;
+  }
+}
 
 export interface ServerOptions {
   logger: Logger;
@@ -14,8 +26,13 @@ export interface ServerOptions {
   keepAliveTimeoutMs: number;
   /** PEM certificate and key: serve HTTPS instead of plain HTTP. */
   tls?: { cert: Buffer; key: Buffer };
-  /** Checks the backends for /readyz; throws when one does not answer. */
-  ready: () => Promise<void>;
+  /** The backends /readyz asks, by name; each throws when its backend does not answer. */
+  ready: Record<string, ReadinessCheck>;
+  readyTimeoutMs: number;
+  /** Observe requests; `serve` false when /metrics has a port of its own. */
+  metrics?: { metrics: Metrics; serve: boolean };
+  /** Refuse requests past the per-address budget (the per-identity one is in the guard). */
+  rateLimit?: { limiter: RateLimiter; onRefused: (kind: LimitKind) => void };
 }
 
 export function buildServer(ctx: V2Context, options: ServerOptions): FastifyInstance {
@@ -39,6 +56,7 @@ export function buildServer(ctx: V2Context, options: ServerOptions): FastifyInst
     frameworkErrors: (err, request, reply) => errorHandler(err, request, reply),
   });
   app.server.headersTimeout = options.headersTimeoutMs;
+  app.decorateRequest('routeLabel', '');
 
   // Every body stays an unread stream; handlers decide how to consume it.
   app.removeAllContentTypeParsers();
@@ -73,16 +91,12 @@ export function buildServer(ctx: V2Context, options: ServerOptions): FastifyInst
     );
   });
 
-  app.get('/healthz', async (_request, reply) => reply.code(200).send({ status: 'ok' }));
-  app.get('/readyz', async (request, reply) => {
-    try {
-      await options.ready();
-      return reply.code(200).send({ status: 'ready' });
-    } catch (err) {
-      request.log.warn({ err }, 'not ready');
-      return reply.code(503).send({ status: 'unavailable' });
-    }
-  });
+  registerHealth(app, { checks: options.ready, timeoutMs: options.readyTimeoutMs, closing: () => closing });
+  if (options.metrics) {
+    observeRequests(app, options.metrics.metrics);
+    if (options.metrics.serve) registerMetricsRoute(app, options.metrics.metrics);
+  }
+  if (options.rateLimit) limitRequests(app, options.rateLimit.limiter, options.rateLimit.onRefused);
 
   registerV2Routes(app, ctx);
   return app;

@@ -63,4 +63,6 @@ export interface AccessStore {
 
   /** A value shared by every node (e.g. the token signing key), set once by whoever comes first. */
   getOrSetSetting(key: string, make: () => string): Promise<string>;
+  /** The setting's value, or undefined when it was never set. */
+  getSetting(key: string): Promise<string | undefined>;
 }

@@ -48,6 +48,8 @@ export interface PolicyStore {
   setQuota(quota: NamespaceQuota): Promise<void>;
   /** Sum of the sizes of the distinct blobs linked into any repository of the namespace. */
   usedBytes(namespace: string): Promise<number>;
+  /** usedBytes of every namespace holding blobs, in one query (for metrics). */
+  usedBytesByNamespace(): Promise<Map<string, number>>;
   repositoryCount(namespace: string): Promise<number>;
   /** Whether any repository of the namespace links the blob. */
   blobInNamespace(namespace: string, digest: string): Promise<boolean>;

@@ -341,16 +341,16 @@ export class SqlAccessStore implements AccessStore {
   // --- settings
 
   async getOrSetSetting(key: string, make: () => string): Promise<string> {
-    const existing = await this.readSetting(key);
+    const existing = await this.getSetting(key);
     if (existing !== undefined) return existing;
     // Whoever inserts first wins; everyone else reads that value back.
     await this.db.insertInto('settings').values({ key, value: make() }).onConflict((oc) => oc.column('key').doNothing()).execute();
-    const value = await this.readSetting(key);
+    const value = await this.getSetting(key);
     if (value === undefined) throw new Error(`setting ${key} could not be stored`);
     return value;
   }
 
-  private async readSetting(key: string): Promise<string | undefined> {
+  async getSetting(key: string): Promise<string | undefined> {
     const row = await this.db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
     return row?.value;
   }

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 import { toNumber, type Database } from './schema.js';
+import type { SqlDialect } from './migrations/index.js';
 import type { ImmutableRule, NamespaceQuota, PolicyStore, PullBatchEntry, TagStats } from './policy-store.js';
 
 /** Rows per upsert statement of recordPulls: 6 parameters each, well below every dialect's limit. */
@@ -22,7 +23,10 @@ export function inNamespace<T extends keyof Database>(eb: ExpressionBuilder<Data
 }
 
 export class SqlPolicyStore implements PolicyStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: SqlDialect,
+  ) {}
 
   async listImmutableRules(namespace: string): Promise<ImmutableRule[]> {
     const rows = await this.db.selectFrom('immutable_rules').selectAll().where('namespace', '=', namespace).orderBy('created_at').orderBy('id').execute();
@@ -66,6 +70,21 @@ export class SqlPolicyStore implements PolicyStore {
       .where('digest', 'in', (eb) => eb.selectFrom('repository_blobs').select('repository_blobs.digest').where((w) => inNamespace(w, 'repository_blobs.repository', namespace)))
       .executeTakeFirstOrThrow();
     return toNumber(row.used);
+  }
+
+  async usedBytesByNamespace(): Promise<Map<string, number>> {
+    // The namespace is the name up to its first slash (namespaceOf); each blob counts once per namespace.
+    const namespace =
+      this.dialect === 'postgres'
+        ? sql<string>`split_part(repository, '/', 1)`
+        : sql<string>`case when instr(repository, '/') > 0 then substr(repository, 1, instr(repository, '/') - 1) else repository end`;
+    const rows = await this.db
+      .selectFrom((eb) => eb.selectFrom('repository_blobs').select([namespace.as('namespace'), 'digest']).distinct().as('links'))
+      .innerJoin('blobs', 'blobs.digest', 'links.digest')
+      .select(['links.namespace', sql<number | string>`sum(blobs.size)`.as('used')])
+      .groupBy('links.namespace')
+      .execute();
+    return new Map(rows.map((r) => [r.namespace, toNumber(r.used)]));
   }
 
   async repositoryCount(namespace: string): Promise<number> {

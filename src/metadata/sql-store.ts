@@ -73,7 +73,7 @@ export class SqlMetadataStore implements MetadataStore {
 
   /** Immutable-tag rules, quotas and manifest tracking, on the same database. */
   policies(): PolicyStore {
-    this.policyStore ??= new SqlPolicyStore(this.db);
+    this.policyStore ??= new SqlPolicyStore(this.db, this.dialect);
     return this.policyStore;
   }
 
@@ -104,6 +104,12 @@ export class SqlMetadataStore implements MetadataStore {
   /** Bring the schema to the newest version. */
   async migrate(): Promise<string[]> {
     return this.migrateWith(this.db);
+  }
+
+  /** Migrations this database has not had yet (`registry doctor`). */
+  async pendingMigrations(): Promise<string[]> {
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
+    return (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);
   }
 
   protected async migrateWith(db: Kysely<Database>): Promise<string[]> {
@@ -376,7 +382,7 @@ export class SqlMetadataStore implements MetadataStore {
    */
   private async enforceQuota(trx: Transaction<Database>, quota: LinkQuota, digest: string, size: number): Promise<void> {
     if (this.dialect === 'postgres') await trx.selectFrom('namespace_quotas').select('namespace').where('namespace', '=', quota.namespace).forUpdate().execute();
-    const usage = new SqlPolicyStore(trx);
+    const usage = new SqlPolicyStore(trx, this.dialect);
     if (await usage.blobInNamespace(quota.namespace, digest)) return;
     const used = await usage.usedBytes(quota.namespace);
     if (used + size > quota.limitBytes) throw new QuotaExceededError(used);

@@ -1,7 +1,7 @@
 // Blob store on the local filesystem. Committed blobs live at blobs/<alg>/<2 hex>/<hex>,
 // one file per digest however many repositories link it. Uploads are staged in
 // uploads/<id>, fsynced, then renamed into place so no reader ever sees a partial blob.
-import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { access, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -192,7 +192,8 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async ping(): Promise<void> {
-    await stat(this.blobsDir);
+    // Readable and writable, not merely present: a read-only mount cannot take pushes.
+    await access(this.blobsDir, fsConstants.R_OK | fsConstants.W_OK | fsConstants.X_OK);
   }
 }
 

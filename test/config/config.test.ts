@@ -225,3 +225,25 @@ describe('unknown keys', () => {
     configError(() => loadConfig({ file: file2, env: {} }), /enable/);
   });
 });
+
+describe('metrics and rate limit settings', () => {
+  test('defaults: metrics on at the registry port, rate limits off', () => {
+    const c = loadConfig({ env: {} });
+    assert.equal(c.metrics.enabled, true);
+    assert.equal(c.metrics.port, undefined);
+    assert.equal(c.rateLimit.enabled, false);
+    assert.deepEqual(c.rateLimit.exempt, []);
+  });
+
+  test('exempt addresses from the environment are a comma-separated list; each must be an address or CIDR range', () => {
+    const c = loadConfig({ env: { REGISTRY_RATE_LIMIT_ENABLED: 'true', REGISTRY_RATE_LIMIT_EXEMPT: '10.0.0.0/8, 127.0.0.1,fd00::/8', REGISTRY_METRICS_PORT: '9100' } });
+    assert.deepEqual(c.rateLimit.exempt, ['10.0.0.0/8', '127.0.0.1', 'fd00::/8']);
+    assert.equal(c.metrics.port, 9100);
+    configError(() => loadConfig({ env: { REGISTRY_RATE_LIMIT_EXEMPT: '10.0.0.0/33' } }), /rateLimit\.exempt/);
+    configError(() => loadConfig({ env: { REGISTRY_RATE_LIMIT_EXEMPT: 'example.com' } }), /rateLimit\.exempt/);
+  });
+
+  test('metrics.port may not be the registry port', () => {
+    configError(() => loadConfig({ env: { REGISTRY_METRICS_PORT: '5000' } }), /metrics\.port/);
+  });
+});

@@ -9,9 +9,16 @@ export interface CliResult {
   stderr: string;
 }
 
-/** `registry <args> --data-dir <the registry's data dir>`, with the same backends as the registry. */
-export async function runCli(reg: TestRegistry, args: string[], options: { stdin?: string; timeoutMs?: number } = {}): Promise<CliResult> {
-  const env = { ...process.env, ...(await backendEnv(reg.dataDir)) };
+/**
+ * `registry <args> --data-dir <the registry's data dir>`, with the same backends as the
+ * registry; `env` adds or overrides settings (REGISTRY_*).
+ */
+export async function runCli(
+  reg: Pick<TestRegistry, 'dataDir'>,
+  args: string[],
+  options: { stdin?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<CliResult> {
+  const env = { ...process.env, ...(await backendEnv(reg.dataDir)), ...options.env };
   const child = spawn(process.execPath, [CLI, ...args, '--data-dir', reg.dataDir], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

@@ -467,7 +467,9 @@ export function accessStoreContract(name: string, makeStore: AccessStoreFactory)
           calls++;
           return v;
         };
+        assert.equal(await store.getSetting('signing-key'), undefined, 'unset: no value, and none created');
         assert.equal(await store.getOrSetSetting('signing-key', make('first')), 'first');
+        assert.equal(await store.getSetting('signing-key'), 'first');
         assert.equal(await store.getOrSetSetting('signing-key', make('second')), 'first');
         assert.equal(calls, 1);
         assert.equal(await store.getOrSetSetting('other', make('x'.repeat(10_000))), 'x'.repeat(10_000), 'long values');

@@ -11,6 +11,7 @@ import type { AccessPolicy } from '../../auth/policy.js';
 import type { Auditor, AuditInput } from '../../auth/audit.js';
 import type { AccessStore } from '../../metadata/access-store.js';
 import type { NamespacePolicies } from '../../registry/policies.js';
+import type { IdentityLimit } from '../rate-limit.js';
 import { actorName, type Identity, type NamespaceRecord, type RobotRecord, type Role, type UserRecord } from '../../auth/model.js';
 
 export const API_PREFIX = '/api/v1';
@@ -24,6 +25,8 @@ export interface ApiContext {
   /** Immutable-tag rules, quotas and manifest tracking. */
   policies: NamespacePolicies;
   retention: RetentionService;
+  /** The per-identity rate limit, when rate limits are on. */
+  limitIdentity?: IdentityLimit;
 }
 
 /** An authenticated caller: a user or a robot, as the store knows it right now. */
@@ -219,6 +222,7 @@ export function route(app: FastifyInstance, ctx: ApiContext, method: Method, pat
     url: `${API_PREFIX}${path}`,
     handler: async (request, reply) => {
       const caller = await authenticate(ctx, request);
+      await ctx.limitIdentity?.(request, caller.identity);
       return send(reply, await handler(ctx, request, caller));
     },
   });

@@ -16,6 +16,8 @@ interface Route {
   pattern: RegExp;
   params: string[];
   methods: Methods;
+  /** The pattern metrics label requests with (never the path: names are unbounded). */
+  label: string;
   /** What the request needs: pull to read, push to write, delete to delete. */
   resource: 'base' | 'catalog' | 'manifests' | 'uploads' | 'blobs' | 'read';
 }
@@ -31,24 +33,26 @@ function requirementOf(route: Route, method: string, params: Record<string, stri
 }
 
 const ROUTES: Route[] = [
-  { pattern: /^\/v2\/?$/, params: [], methods: { GET: base, HEAD: base }, resource: 'base' },
-  { pattern: /^\/v2\/_catalog$/, params: [], methods: { GET: catalog }, resource: 'catalog' },
-  { pattern: /^\/v2\/(.+)\/tags\/list$/, params: ['name'], methods: { GET: listTags }, resource: 'read' },
+  { pattern: /^\/v2\/?$/, label: '/v2/', params: [], methods: { GET: base, HEAD: base }, resource: 'base' },
+  { pattern: /^\/v2\/_catalog$/, label: '/v2/_catalog', params: [], methods: { GET: catalog }, resource: 'catalog' },
+  { pattern: /^\/v2\/(.+)\/tags\/list$/, label: '/v2/{name}/tags/list', params: ['name'], methods: { GET: listTags }, resource: 'read' },
   {
     pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/,
+    label: '/v2/{name}/manifests/{reference}',
     params: ['name', 'reference'],
     methods: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
     resource: 'manifests',
   },
-  { pattern: /^\/v2\/(.+)\/blobs\/uploads\/?$/, params: ['name'], methods: { POST: startUpload }, resource: 'uploads' },
+  { pattern: /^\/v2\/(.+)\/blobs\/uploads\/?$/, label: '/v2/{name}/blobs/uploads/', params: ['name'], methods: { POST: startUpload }, resource: 'uploads' },
   {
     pattern: /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/,
+    label: '/v2/{name}/blobs/uploads/{uuid}',
     params: ['name', 'uploadId'],
     methods: { GET: uploadStatus, PATCH: patchUpload, PUT: completeUpload, DELETE: cancelUpload },
     resource: 'uploads',
   },
-  { pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/, params: ['name', 'digest'], methods: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob }, resource: 'blobs' },
-  { pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/, params: ['name', 'digest'], methods: { GET: referrers }, resource: 'read' },
+  { pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/, label: '/v2/{name}/blobs/{digest}', params: ['name', 'digest'], methods: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob }, resource: 'blobs' },
+  { pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/, label: '/v2/{name}/referrers/{digest}', params: ['name', 'digest'], methods: { GET: referrers }, resource: 'read' },
 ];
 
 /** Pushes, pulls (of manifests) and deletes go to the audit log. */
@@ -79,6 +83,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
     for (const route of ROUTES) {
       const match = route.pattern.exec(path);
       if (!match) continue;
+      request.routeLabel = route.label;
       const handler = route.methods[request.method as keyof Methods];
       if (!handler) {
         reply.header('Allow', Object.keys(route.methods).join(', '));
