@@ -1,0 +1,115 @@
+// Streams one layer blob as tar entries: gzip or plain tar told apart by their first bytes
+// (media types are not always right), zstd refused with a clear error. Nothing goes to disk.
+import { createGunzip } from 'node:zlib';
+import { Readable, pipeline } from 'node:stream';
+import { extract, type Header } from 'tar-stream';
+
+export interface ImageLayer {
+  digest: string;
+  mediaType: string;
+  open(): Promise<Readable>;
+}
+
+/** A layer the inventory cannot read (compression it does not support, or not a tar). */
+export class LayerFormatError extends Error {
+  constructor(
+    readonly digest: string,
+    message: string,
+  ) {
+    super(`layer ${digest}: ${message}`);
+    this.name = 'LayerFormatError';
+  }
+}
+
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+
+/** The first chunk, and a stream that yields it again followed by the rest. */
+async function peek(stream: Readable): Promise<{ head: Buffer; body: Readable }> {
+  const it = stream[Symbol.asyncIterator]();
+  const first = await it.next();
+  const head: Buffer = first.done ? Buffer.alloc(0) : Buffer.from(first.value as Uint8Array);
+  async function* rest(): AsyncGenerator<Buffer> {
+    if (head.length > 0) yield head;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value as Buffer;
+  }
+  return { head, body: Readable.from(rest(), { objectMode: false }) };
+}
+
+async function tarStream(layer: ImageLayer): Promise<Readable> {
+  if (/zstd/i.test(layer.mediaType)) {
+    throw new LayerFormatError(layer.digest, `zstd-compressed layers (${layer.mediaType}) are not supported; push gzip or uncompressed layers to scan them`);
+  }
+  const { head, body } = await peek(await layer.open());
+  if (head.subarray(0, 4).equals(ZSTD_MAGIC)) {
+    body.destroy();
+    throw new LayerFormatError(layer.digest, 'the blob is zstd-compressed, which the scanner does not support');
+  }
+  if (!head.subarray(0, 2).equals(GZIP_MAGIC)) return body;
+  const gunzip = createGunzip();
+  pipeline(body, gunzip, () => {});
+  return gunzip;
+}
+
+export interface TarEntry {
+  header: Header;
+  /** Reads the body up to `max` bytes; undefined when it is larger (or `truncate`: the first `max` bytes) or lacks `magic`. */
+  read(max: number, opts?: { truncate?: boolean; magic?: Buffer }): Promise<Buffer | undefined>;
+  /** Drains the body without keeping it. */
+  skip(): Promise<void>;
+}
+
+async function drainBody(body: AsyncIterable<unknown>, onChunk: (c: Buffer) => void): Promise<void> {
+  for await (const chunk of body) onChunk(chunk as Buffer);
+}
+
+/** Every entry of the layer's tar, in order; the next one comes after the current one is read or skipped. */
+export async function* tarEntries(layer: ImageLayer): AsyncGenerator<TarEntry> {
+  const source = await tarStream(layer);
+  const tar = extract();
+  let failure: Error | undefined;
+  pipeline(source, tar, (err) => {
+    if (err) failure = err;
+  });
+  try {
+    for await (const body of tar) {
+      let consumed = false;
+      const entry: TarEntry = {
+        header: body.header,
+        async read(max, opts = {}) {
+          consumed = true;
+          const chunks: Buffer[] = [];
+          let size = 0;
+          let keep = !(body.header.size !== undefined && body.header.size > max && !opts.truncate);
+          let magicChecked = !opts.magic;
+          // Bytes past the cap, or of a file without the magic, are dropped as they stream by.
+          await drainBody(body, (c) => {
+            if (!keep) return;
+            const take = Math.min(c.length, max - size);
+            chunks.push(take < c.length ? c.subarray(0, take) : c);
+            size += take;
+            if (!magicChecked && opts.magic && size >= opts.magic.length) {
+              magicChecked = true;
+              keep = Buffer.concat(chunks).subarray(0, opts.magic.length).equals(opts.magic);
+            }
+            if (size >= max && take < c.length && !opts.truncate) keep = false;
+          });
+          if (!keep || !magicChecked) return undefined;
+          return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+        },
+        async skip() {
+          consumed = true;
+          await drainBody(body, () => {});
+        },
+      };
+      yield entry;
+      if (!consumed) await entry.skip();
+    }
+  } catch (err) {
+    throw new LayerFormatError(layer.digest, `cannot read the layer as tar (${(failure ?? (err as Error)).message})`);
+  } finally {
+    tar.destroy();
+    source.destroy();
+  }
+  if (failure) throw new LayerFormatError(layer.digest, `cannot read the layer as tar (${failure.message})`);
+}
