@@ -2,6 +2,7 @@
 // and value formats their schemas require, with one component/package per inventory record.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { PackageURL } from 'packageurl-js';
 import { inventoryImage } from '../../src/scan/inventory/index.js';
 import type { Inventory } from '../../src/scan/model.js';
@@ -93,6 +94,15 @@ describe('CycloneDX 1.5', () => {
     assert.deepEqual(bom['dependencies'], [{ ref: `image:${subject.digest}`, dependsOn: refs }]);
   });
 
+  test("valid against CycloneDX's own JSON schema for 1.5 (strict)", async () => {
+    const validator = new Validation.JsonStrictValidator(Spec.Version.v1dot5);
+    const bom = exportSbom('cyclonedx', inventory, subject, { tool: { name: 'oci-registry', version: '0.1.0' } });
+    assert.equal(await validator.validate(bom.bytes.toString('utf8')), null);
+    // The validator does reject a document that breaks the schema.
+    const broken = { ...cycloneDxDocument(inventory, subject), components: [{ type: 'container-image', name: 'x' }] };
+    assert.notEqual(await validator.validate(JSON.stringify(broken)), null);
+  });
+
   test('each document gets its own serial number', () => {
     const a = cycloneDxDocument(inventory, subject);
     const b = cycloneDxDocument(inventory, subject);
@@ -162,9 +172,10 @@ describe('exportSbom', () => {
     assert.deepEqual(SBOM_MEDIA_TYPES, { cyclonedx: 'application/vnd.cyclonedx+json', spdx: 'application/spdx+json' });
   });
 
-  test('an image without OS release or packages still makes valid, empty documents', () => {
+  test('an image without OS release or packages still makes valid, empty documents', async () => {
     const empty: Inventory = { packages: [] };
     const bom = cycloneDxDocument(empty, { repository: 'x', digest: `sha256:${'0'.repeat(64)}` });
+    assert.equal(await new Validation.JsonStrictValidator(Spec.Version.v1dot5).validate(JSON.stringify(bom)), null);
     assert.deepEqual(bom['components'], []);
     assert.deepEqual(bom['dependencies'], [{ ref: `image:sha256:${'0'.repeat(64)}`, dependsOn: [] }]);
     const doc = spdxDocument(empty, { repository: 'x', digest: `sha256:${'0'.repeat(64)}` });
