@@ -1,7 +1,7 @@
 // SBOM documents for an image's inventory: CycloneDX 1.5 JSON and SPDX 2.3 JSON, each with
 // the image as the described component and one component/package per installed package.
 import { createHash, randomUUID } from 'node:crypto';
-import { PackageURL } from 'packageurl-js';
+import { formatPurl } from './inventory/purl.js';
 import type { InstalledPackage, Inventory } from './model.js';
 
 export const SBOM_MEDIA_TYPES = {
@@ -40,7 +40,7 @@ export function imagePurl(subject: SbomSubject): string {
     repository_url: subject.registry ? `${subject.registry}/${subject.repository}` : subject.repository,
   };
   if (subject.tag) qualifiers['tag'] = subject.tag;
-  return new PackageURL('oci', null, name, subject.digest, qualifiers).toString();
+  return formatPurl({ type: 'oci', name, version: subject.digest, qualifiers });
 }
 
 function imageName(subject: SbomSubject): string {

@@ -4,13 +4,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PackageURL } from 'packageurl-js';
 import { parseApkInstalled } from '../../src/scan/inventory/apk.js';
 import { parseDpkgStatus } from '../../src/scan/inventory/dpkg.js';
 import { goPackages, parseGoModInfo, readGoBuildInfo, stdlibVersion } from '../../src/scan/inventory/go-binary.js';
 import { parseJavaArchive, parseProperties } from '../../src/scan/inventory/java.js';
 import { parsePackageJson, parsePackageLock } from '../../src/scan/inventory/npm.js';
 import { parseOsRelease } from '../../src/scan/inventory/os-release.js';
-import { packagePurl } from '../../src/scan/inventory/purl.js';
+import { formatPurl, packagePurl, type PurlParts } from '../../src/scan/inventory/purl.js';
 import { parsePythonMetadata } from '../../src/scan/inventory/python.js';
 import { parseSourceRpm, rpmPackageFromHeader } from '../../src/scan/inventory/rpm-header.js';
 import { berkeleyHeaderBlobs, ndbHeaderBlobs, parseRpmdb, sqliteHeaderBlobs } from '../../src/scan/inventory/rpmdb.js';
@@ -307,7 +308,7 @@ describe('java archives', { skip: NO_ZIP }, () => {
 describe('purls', () => {
   const debian = { id: 'debian', versionId: '12' };
   test('per ecosystem', () => {
-    assert.equal(packagePurl({ ecosystem: 'Debian', name: 'libc6', version: '2.36-9+deb12u4', arch: 'amd64' }, debian), 'pkg:deb/debian/libc6@2.36-9+deb12u4?arch=amd64&distro=debian-12');
+    assert.equal(packagePurl({ ecosystem: 'Debian', name: 'libc6', version: '2.36-9+deb12u4', arch: 'amd64' }, debian), 'pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12');
     assert.equal(packagePurl({ ecosystem: 'Ubuntu', name: 'bash', version: '5.1-6ubuntu1' }, { id: 'ubuntu', versionId: '22.04' }), 'pkg:deb/ubuntu/bash@5.1-6ubuntu1?distro=ubuntu-22.04');
     assert.equal(packagePurl({ ecosystem: 'Alpine', name: 'musl', version: '1.2.4-r2', arch: 'x86_64' }, { id: 'alpine', versionId: '3.19.1' }), 'pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64&distro=alpine-3.19.1');
     assert.equal(packagePurl({ ecosystem: 'RPM', name: 'curl', version: '1:7.76.1-26.el9', arch: 'x86_64' }, { id: 'rocky', versionId: '9.3' }), 'pkg:rpm/rocky/curl@7.76.1-26.el9?arch=x86_64&distro=rocky-9.3&epoch=1');
@@ -316,5 +317,27 @@ describe('purls', () => {
     assert.equal(packagePurl({ ecosystem: 'Go', name: 'github.com/a/b', version: 'v1.2.3' }, undefined), 'pkg:golang/github.com/a/b@v1.2.3');
     assert.equal(packagePurl({ ecosystem: 'Go', name: 'example.com/x', version: '(devel)' }, undefined), 'pkg:golang/example.com/x');
     assert.equal(packagePurl({ ecosystem: 'Maven', name: 'org.apache.logging.log4j:log4j-core', version: '2.14.1' }, undefined), 'pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1');
+    // Go versions need not be semver (a vendor build's "v1.2.3.4"): still a purl, no error.
+    assert.equal(packagePurl({ ecosystem: 'Go', name: 'k8s.io/x', version: 'v0.0.0-00010101000000-000000000000' }, undefined), 'pkg:golang/k8s.io/x@v0.0.0-00010101000000-000000000000');
+    assert.equal(packagePurl({ ecosystem: 'Go', name: 'stdlib', version: 'v1.21rc2' }, undefined), 'pkg:golang/stdlib@v1.21rc2');
+  });
+
+  test('the reference parser (packageurl-js) reads back every part', () => {
+    const cases: PurlParts[] = [
+      { type: 'deb', namespace: 'debian', name: 'libstdc++6', version: '1:12.2.0-14+deb12u1', qualifiers: { distro: 'debian-12', arch: 'amd64' } },
+      { type: 'npm', namespace: '@scope', name: 'pkg', version: '1.0.0-beta.1' },
+      { type: 'golang', namespace: 'github.com/Azure/go-autorest', name: 'autorest', version: 'v0.11.29+incompatible' },
+      { type: 'oci', name: 'app', version: `sha256:${'1'.repeat(64)}`, qualifiers: { repository_url: 'reg.example:5000/team/app', tag: 'v1 rc' } },
+      { type: 'maven', namespace: 'org.apache', name: 'commons (lang)', version: '3.12.0' },
+    ];
+    for (const c of cases) {
+      const parsed = PackageURL.fromString(formatPurl(c));
+      assert.deepEqual(
+        { type: parsed.type, namespace: parsed.namespace ?? undefined, name: parsed.name, version: parsed.version, qualifiers: { ...parsed.qualifiers } },
+        { type: c.type, namespace: c.namespace, name: c.name, version: c.version, qualifiers: c.qualifiers ?? {} },
+        formatPurl(c),
+      );
+    }
+    assert.equal(formatPurl(cases[0]!), 'pkg:deb/debian/libstdc%2B%2B6@1:12.2.0-14%2Bdeb12u1?arch=amd64&distro=debian-12');
   });
 });

@@ -86,7 +86,7 @@ describe('a Debian image with language packages', { skip: NO_TOOLS }, () => {
         sourceVersion: libc6Version,
         path: 'var/lib/dpkg/status',
         layer: base.digest,
-        purl: `pkg:deb/debian/libc6@${libc6Version}?arch=amd64&distro=debian-${inv.os?.versionId}`,
+        purl: `pkg:deb/debian/libc6@${libc6Version.replaceAll('+', '%2B')}?arch=amd64&distro=debian-${inv.os?.versionId}`,
       },
     );
     for (const p of dpkg) {
