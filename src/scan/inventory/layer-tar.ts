@@ -78,24 +78,28 @@ export async function* tarEntries(layer: ImageLayer): AsyncGenerator<TarEntry> {
         header: body.header,
         async read(max, opts = {}) {
           consumed = true;
-          const chunks: Buffer[] = [];
+          const declared = body.header.size ?? 0;
+          if (declared > max && !opts.truncate) {
+            await drainBody(body, () => {});
+            return undefined;
+          }
+          // One buffer of the declared size: no chunk list to concatenate, so a file costs its size once.
+          const buf = Buffer.allocUnsafe(Math.min(declared, max));
           let size = 0;
-          let keep = !(body.header.size !== undefined && body.header.size > max && !opts.truncate);
-          let magicChecked = !opts.magic;
+          let keep = true;
           // Bytes past the cap, or of a file without the magic, are dropped as they stream by.
           await drainBody(body, (c) => {
             if (!keep) return;
-            const take = Math.min(c.length, max - size);
-            chunks.push(take < c.length ? c.subarray(0, take) : c);
+            const take = Math.min(c.length, buf.length - size);
+            if (take < c.length && !opts.truncate) keep = false;
+            c.copy(buf, size, 0, take);
+            const before = size;
             size += take;
-            if (!magicChecked && opts.magic && size >= opts.magic.length) {
-              magicChecked = true;
-              keep = Buffer.concat(chunks).subarray(0, opts.magic.length).equals(opts.magic);
-            }
-            if (size >= max && take < c.length && !opts.truncate) keep = false;
+            const magic = opts.magic;
+            if (magic && before < magic.length && size >= magic.length && !buf.subarray(0, magic.length).equals(magic)) keep = false;
           });
-          if (!keep || !magicChecked) return undefined;
-          return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+          if (!keep || (opts.magic && size < opts.magic.length)) return undefined;
+          return size === buf.length ? buf : buf.subarray(0, size);
         },
         async skip() {
           consumed = true;
