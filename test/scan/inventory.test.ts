@@ -3,8 +3,9 @@
 // unsupported compression.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { gzipSync } from 'node:zlib';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as zlib from 'node:zlib';
 import { PackageURL } from 'packageurl-js';
 import { type ImageLayer, inventoryImage, LayerFormatError } from '../../src/scan/inventory/index.js';
 import type { InstalledPackage } from '../../src/scan/model.js';
@@ -16,12 +17,15 @@ import {
   buildRpmdb,
   buildSpringBootJar,
   DOCKER_LAYER,
+  type FixtureLayer,
   layerOf,
   OCI_LAYER_TAR,
   RPM_SPECS,
+  tempDir,
 } from './fixtures.js';
 
 const NO_TOOLS = !(await hasCommand('go')) || !(await hasCommand('zip')) ? 'needs go (apt-get install golang-go) and zip' : false;
+const NO_ZSTD = !(await hasCommand('zstd')) && 'zstd is not installed (apt-get install zstd)';
 const NO_RPM = !(await hasCommand('rpmbuild')) && 'rpm/rpmbuild are not installed (apt-get install rpm)';
 
 async function* stream(layers: ImageLayer[]): AsyncGenerator<ImageLayer> {
@@ -215,20 +219,34 @@ describe('an RPM image', { skip: NO_RPM }, () => {
 });
 
 describe('layer formats and limits', () => {
-  test('zstd layers are refused with a clear error, by media type or by content', async () => {
-    const layer = await buildLayer({ 'a.txt': 'x' });
-    await assert.rejects(inventoryImage([{ ...layer, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' }]), (err: Error) => {
-      assert.ok(err instanceof LayerFormatError);
-      assert.match(err.message, /zstd.*not supported/);
-      assert.match(err.message, new RegExp(layer.digest));
-      return true;
-    });
-    const zstdBytes = layerOf(Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(600)]), OCI_LAYER_TAR);
-    await assert.rejects(inventoryImage([zstdBytes]), /zstd-compressed/);
+  test('zstd layers: read where Node has zstd (>= 22.15), else refused with a clear error', { skip: NO_ZSTD }, async () => {
+    const plain = await buildLayer({ 'app/node_modules/x/package.json': JSON.stringify({ name: 'x', version: '1.0.0' }) }, OCI_LAYER_TAR);
+    const { dir, cleanup } = await tempDir('zstd');
+    let zstd: FixtureLayer;
+    try {
+      await writeFile(join(dir, 'layer.tar'), plain.bytes);
+      await run('zstd', ['-q', '-19', join(dir, 'layer.tar'), '-o', join(dir, 'layer.tar.zst')]);
+      zstd = layerOf(await readFile(join(dir, 'layer.tar.zst')), 'application/vnd.oci.image.layer.v1.tar+zstd');
+    } finally {
+      await cleanup();
+    }
+    const nodeHasZstd = 'createZstdDecompress' in zlib;
+    for (const layer of [zstd, { ...zstd, mediaType: OCI_LAYER_TAR }]) {
+      if (nodeHasZstd) {
+        assert.deepEqual((await inventoryImage([layer])).packages.map((p) => p.purl), ['pkg:npm/x@1.0.0']);
+        continue;
+      }
+      await assert.rejects(inventoryImage([layer]), (err: Error) => {
+        assert.ok(err instanceof LayerFormatError);
+        assert.match(err.message, /zstd-compressed layers .* need Node\.js >= 22\.15/);
+        assert.match(err.message, new RegExp(zstd.digest));
+        return true;
+      });
+    }
   });
 
   test('a blob that is not a tar is a LayerFormatError', async () => {
-    await assert.rejects(inventoryImage([layerOf(gzipSync(Buffer.alloc(2048, 0x41)), DOCKER_LAYER)]), LayerFormatError);
+    await assert.rejects(inventoryImage([layerOf(zlib.gzipSync(Buffer.alloc(2048, 0x41)), DOCKER_LAYER)]), LayerFormatError);
   });
 
   test('media types are not trusted for compression: plain tar labelled gzip still reads', async () => {

@@ -1,7 +1,7 @@
-// Streams one layer blob as tar entries: gzip or plain tar told apart by their first bytes
-// (media types are not always right), zstd refused with a clear error. Nothing goes to disk.
-import { createGunzip } from 'node:zlib';
-import { Readable, pipeline } from 'node:stream';
+// Streams one layer blob as tar entries: gzip, zstd or plain tar told apart by their first
+// bytes (media types are not always right). Nothing goes to disk.
+import * as zlib from 'node:zlib';
+import { Readable, type Transform, pipeline } from 'node:stream';
 import { extract, type Header } from 'tar-stream';
 
 export interface ImageLayer {
@@ -36,19 +36,33 @@ async function peek(stream: Readable): Promise<{ head: Buffer; body: Readable }>
   return { head, body: Readable.from(rest(), { objectMode: false }) };
 }
 
+/**
+ * zstd comes with Node's zlib from Node 22.15; on older Node a zstd layer is refused. (The
+ * pure-JS decoder fzstd was tried and rejected: it silently mis-decoded a --long=27 stream.)
+ */
+const createZstdDecompress = (zlib as unknown as { createZstdDecompress?: () => Transform }).createZstdDecompress;
+
+function zstdUnsupported(layer: ImageLayer): LayerFormatError {
+  return new LayerFormatError(
+    layer.digest,
+    `zstd-compressed layers (${layer.mediaType}) need Node.js >= 22.15 to be scanned (this is ${process.version}); push gzip or uncompressed layers to scan them`,
+  );
+}
+
 async function tarStream(layer: ImageLayer): Promise<Readable> {
-  if (/zstd/i.test(layer.mediaType)) {
-    throw new LayerFormatError(layer.digest, `zstd-compressed layers (${layer.mediaType}) are not supported; push gzip or uncompressed layers to scan them`);
-  }
+  if (/zstd/i.test(layer.mediaType) && !createZstdDecompress) throw zstdUnsupported(layer);
   const { head, body } = await peek(await layer.open());
+  let decompress: Transform | undefined;
   if (head.subarray(0, 4).equals(ZSTD_MAGIC)) {
-    body.destroy();
-    throw new LayerFormatError(layer.digest, 'the blob is zstd-compressed, which the scanner does not support');
-  }
-  if (!head.subarray(0, 2).equals(GZIP_MAGIC)) return body;
-  const gunzip = createGunzip();
-  pipeline(body, gunzip, () => {});
-  return gunzip;
+    if (!createZstdDecompress) {
+      body.destroy();
+      throw zstdUnsupported(layer);
+    }
+    decompress = createZstdDecompress();
+  } else if (head.subarray(0, 2).equals(GZIP_MAGIC)) decompress = zlib.createGunzip();
+  if (!decompress) return body;
+  pipeline(body, decompress, () => {});
+  return decompress;
 }
 
 export interface TarEntry {
