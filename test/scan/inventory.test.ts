@@ -7,6 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { PackageURL } from 'packageurl-js';
+import { pack } from 'tar-stream';
 import { type ImageLayer, inventoryImage, LayerFormatError } from '../../src/scan/inventory/index.js';
 import type { InstalledPackage } from '../../src/scan/model.js';
 import { hasCommand, run } from '../helpers/exec.js';
@@ -66,6 +67,7 @@ describe('a Debian image with language packages', { skip: NO_TOOLS }, () => {
         'app/node_modules/@types/node/package.json': JSON.stringify({ name: '@types/node', version: '20.11.0' }),
         'app/node_modules/.package-lock.json': JSON.stringify({ lockfileVersion: 3, packages: { 'node_modules/hidden': { version: '1.0.0' } } }),
         'usr/lib/python3/dist-packages/requests-2.31.0.dist-info/METADATA': metadata('requests', '2.31.0'),
+        'usr/lib/python3/dist-packages/six-1.16.0.egg-info': metadata('six', '1.16.0'),
         'usr/local/bin/scanme': { data: go.binary, mode: 0o755 },
         'usr/local/share/scanme-copy': { data: go.binary, mode: 0o644 },
         'opt/app/app.jar': jar,
@@ -123,6 +125,7 @@ describe('a Debian image with language packages', { skip: NO_TOOLS }, () => {
         layer: app.digest,
         purl: 'pkg:pypi/requests@2.31.0',
       },
+      { ecosystem: 'PyPI', name: 'six', version: '1.16.0', path: 'usr/lib/python3/dist-packages/six-1.16.0.egg-info', layer: app.digest, purl: 'pkg:pypi/six@1.16.0' },
     ]);
   });
 });
@@ -190,6 +193,19 @@ describe('whiteouts across layers', () => {
     });
     const inv = await inventoryImage([l1, l2]);
     assert.deepEqual(inv.packages.map((p) => [p.name, p.version, p.layer]), [['x', '2.0.0', l2.digest]]);
+  });
+  test('a path written twice in one layer counts as its last entry', async () => {
+    const tar = pack();
+    const manifest = (v: string) => JSON.stringify({ name: 'x', version: v });
+    tar.entry({ name: 'a/node_modules/x/package.json', mode: 0o644 }, manifest('1.0.0'));
+    tar.entry({ name: 'a/node_modules/x/package.json', mode: 0o644 }, manifest('2.0.0'));
+    tar.entry({ name: 'b/node_modules/x/package.json', mode: 0o644 }, manifest('1.0.0'));
+    tar.entry({ name: 'b/node_modules/x/package.json', type: 'symlink', linkname: '../../a/node_modules/x/package.json' });
+    tar.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of tar) chunks.push(c as Buffer);
+    const inv = await inventoryImage([layerOf(Buffer.concat(chunks), OCI_LAYER_TAR)]);
+    assert.deepEqual(inv.packages.map((p) => [p.path, p.version]), [['a/node_modules/x/package.json', '2.0.0']]);
   });
 });
 

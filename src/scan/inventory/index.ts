@@ -45,6 +45,8 @@ async function readLayer(files: ImageFiles, layer: ImageLayer, opts: InventoryOp
     const h = entry.header;
     const path = normalizePath(h.name);
     if (path === '' || files.note(changes, path, h.type === 'directory') === 'whiteout') continue;
+    // A path written twice in one layer: the later entry is the one the filesystem shows.
+    changes.found.delete(path);
     if (!TAR_FILE_TYPES.has(h.type ?? 'file')) continue;
     const file = { path, size: h.size ?? 0, mode: h.mode ?? 0 };
     const extractor = extractors.find((x) => x.matches(file));

@@ -1,4 +1,5 @@
-// Python distributions: *.dist-info/METADATA (wheels) and *.egg-info/PKG-INFO (eggs).
+// Python distributions: *.dist-info/METADATA (wheels), *.egg-info/PKG-INFO (eggs), and the
+// single-file *.egg-info that distutils installs write.
 import { type Extractor, type FoundPackage, MiB } from './extractor.js';
 import { parseHeaders } from './rfc822.js';
 
@@ -14,7 +15,7 @@ export function parsePythonMetadata(text: string): FoundPackage[] {
   return [pkg];
 }
 
-const METADATA = /\.dist-info\/METADATA$|\.egg-info\/PKG-INFO$/;
+const METADATA = /\.dist-info\/METADATA$|\.egg-info(?:\/PKG-INFO)?$/;
 
 export const pythonExtractor: Extractor = {
   name: 'python',
