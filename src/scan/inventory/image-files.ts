@@ -2,7 +2,7 @@
 // found, minus what higher layers delete (".wh.<name>"), hide (".wh..wh..opq") or overwrite.
 import type { Found } from './extractor.js';
 
-export interface Record {
+export interface FileRecord {
   layer: string;
   found: Found;
 }
@@ -40,7 +40,7 @@ export function normalizePath(name: string): string {
 }
 
 export class ImageFiles {
-  private readonly records = new Map<string, Record>();
+  private readonly records = new Map<string, FileRecord>();
   /** Every directory above a recorded path, so a file written over one is found without a scan. */
   private readonly dirs = new Map<string, number>();
 
@@ -78,12 +78,12 @@ export class ImageFiles {
     }
   }
 
-  get(path: string): Record | undefined {
+  get(path: string): FileRecord | undefined {
     return this.records.get(path);
   }
 
   /** Records in path order, so an inventory does not depend on tar entry order. */
-  all(): [string, Record][] {
+  all(): [string, FileRecord][] {
     return [...this.records.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   }
 

@@ -62,7 +62,9 @@ async function readLayer(files: ImageFiles, layer: ImageLayer, opts: InventoryOp
     });
     if (!data) continue;
     try {
-      changes.found.set(path, await extractor.extract(data, file));
+      const found = await extractor.extract(data, file);
+      // Files that hold nothing (an ELF that is not Go) need no record: a higher layer's write is noted anyway.
+      if (found.os || found.packages.length > 0) changes.found.set(path, found);
     } catch (err) {
       skipped((err as Error).message);
     }
