@@ -56,6 +56,8 @@ describe('a Debian image with language packages', { skip: NO_TOOLS }, () => {
       'var/lib/dpkg/status': status,
       'var/lib/dpkg/status-old': status,
       'usr/bin/plain-script': { data: `#!/bin/sh\n${'#'.repeat(100_000)}\n`, mode: 0o755 },
+      // An ELF executable that is not a Go program.
+      'usr/bin/ls': { data: await readFile('/usr/bin/ls'), mode: 0o755 },
     });
     const app = await buildLayer(
       {

@@ -97,22 +97,32 @@ export async function* tarEntries(layer: ImageLayer): AsyncGenerator<TarEntry> {
             await drainBody(body, () => {});
             return undefined;
           }
-          // One buffer of the declared size: no chunk list to concatenate, so a file costs its size once.
-          const buf = Buffer.allocUnsafe(Math.min(declared, max));
+          const magic = opts.magic ?? Buffer.alloc(0);
+          // The leading bytes are checked against the magic before the file's buffer is allocated;
+          // then one buffer of the declared size, so a file costs its size once.
+          let head = Buffer.alloc(0);
+          let buf: Buffer | undefined;
           let size = 0;
           let keep = true;
           // Bytes past the cap, or of a file without the magic, are dropped as they stream by.
           await drainBody(body, (c) => {
             if (!keep) return;
+            if (!buf) {
+              head = Buffer.concat([head, c]);
+              if (head.length < magic.length) return;
+              if (!head.subarray(0, magic.length).equals(magic)) {
+                keep = false;
+                return;
+              }
+              buf = Buffer.allocUnsafe(Math.min(declared, max));
+              c = head;
+            }
             const take = Math.min(c.length, buf.length - size);
             if (take < c.length && !opts.truncate) keep = false;
             c.copy(buf, size, 0, take);
-            const before = size;
             size += take;
-            const magic = opts.magic;
-            if (magic && before < magic.length && size >= magic.length && !buf.subarray(0, magic.length).equals(magic)) keep = false;
           });
-          if (!keep || (opts.magic && size < opts.magic.length)) return undefined;
+          if (!keep || !buf) return declared === 0 && magic.length === 0 ? Buffer.alloc(0) : undefined;
           return size === buf.length ? buf : buf.subarray(0, size);
         },
         async skip() {
