@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests drive from Debian: real clients (skopeo, podman, buildah, containerd's
-# ctr) and wrk for the benchmark. Quiet when everything is there already.
+# ctr), wrk for the benchmark, and the tools the scan tests build fixtures with (go, rpm,
+# db5.3_load, zip, zstd). Quiet when everything is there already.
 set -euo pipefail
 need=()
 command -v skopeo >/dev/null || need+=(skopeo)
@@ -10,6 +11,11 @@ command -v ctr >/dev/null || need+=(containerd)
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v openssl >/dev/null || need+=(openssl)
+command -v go >/dev/null || need+=(golang-go)
+command -v rpmbuild >/dev/null || need+=(rpm)
+command -v db5.3_load >/dev/null || need+=(db5.3-util)
+command -v zip >/dev/null || need+=(zip)
+command -v zstd >/dev/null || need+=(zstd)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-test-deps: missing ${need[*]}; installing needs root (apt-get install ${need[*]})" >&2
