@@ -22,6 +22,8 @@ import { LoginThrottle, MemoryCounter } from './auth/throttle.js';
 import { registerTokenEndpoint } from './http/token.js';
 import { registerApi } from './http/api/index.js';
 import { NamespacePolicies } from './registry/policies.js';
+import { ScanService, type ArtifactPush } from './scan/service.js';
+import { pushReferrerArtifact } from './scan/artifacts.js';
 import { RetentionService } from './registry/retention.js';
 import { GarbageCollector, type GcReport } from './registry/gc.js';
 import { manifestForgetter } from './metadata/open.js';
@@ -58,6 +60,8 @@ export interface App {
   policies: NamespacePolicies;
   /** Retention policies: run one by hand, or the due ones (also every retention.intervalMs). */
   retention: RetentionService;
+  /** Image scans: queue, workers, results (workers run when scan.enabled). */
+  scans: ScanService;
   /** The vulnerability database (`registry vulndb import` fills it; its version says when it changed). */
   vulns: VulnStore;
   /** Prometheus metrics; other subsystems register theirs with metrics.counter() and its kin. */
@@ -78,14 +82,26 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level })): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns } = await openMetadataStore(config, logger);
+  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore } = await openMetadataStore(config, logger);
   const auditor = new Auditor(access, logger);
   const policies = new NamespacePolicies(policyStore, (err, what) => logger.error({ err }, what));
   const blobs = new BlobService(blobStore, metadata, {
     deletesEnabled: config.deletes.enabled,
     ...(config.storage.driver === 's3' && config.storage.s3.redirect ? { redirectExpirySeconds: config.storage.s3.redirectExpirySeconds } : {}),
   }, policies);
-  const manifests = new ManifestService(metadata, { deletesEnabled: config.deletes.enabled }, policies);
+  // Bound below: pushes queue scans of their images.
+  let scans: ScanService | undefined;
+  const manifests = new ManifestService(
+    metadata,
+    {
+      deletesEnabled: config.deletes.enabled,
+      // Queued before the push is acknowledged, so a crash right after cannot lose the scan.
+      onPushed: async (e) => {
+        await scans?.enqueue(e.repository, e.digest, 'push').catch((err: unknown) => logger.warn({ err, digest: e.digest }, 'could not queue a scan'));
+      },
+    },
+    policies,
+  );
 
   // The filesystem store belongs to this process alone; a shared store may hold uploads other
   // nodes are just starting, so only old orphans are removed there.
@@ -125,6 +141,18 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   const metricsListener: Server | undefined = config.metrics.enabled && separateMetricsPort ? metricsServer(metrics) : undefined;
 
   const forgetManifest = manifestForgetter(metadata);
+  const scanService = new ScanService(scanStore, vulns, blobStore, metadata, {
+    workers: config.scan.enabled ? config.scan.workers : 0,
+    leaseMs: config.scan.leaseMs,
+    pollMs: config.scan.pollMs,
+    rematchCheckMs: config.scan.rematchCheckMs,
+    logger,
+    ...(config.scan.sbom ? { pushArtifact: async (a: ArtifactPush) => void (await pushReferrerArtifact(blobs, manifests, a)) } : {}),
+  });
+  if (config.scan.enabled) {
+    scans = scanService;
+    scanService.start();
+  }
   const retention = new RetentionService(retentionStore, metadata, gcStore, {
     untaggedGraceMs: config.retention.untaggedGraceMs,
     immutableRules: (namespace) => policyStore.listImmutableRules(namespace),
@@ -135,7 +163,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
 
   if (auth) {
     registerTokenEndpoint(server, auth.tokenEndpoint);
-    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies, retention, ...(limitIdentity ? { limitIdentity } : {}) });
+    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies, retention, scans: scanService, ...(limitIdentity ? { limitIdentity } : {}) });
   }
 
   const purge = setInterval(() => {
@@ -213,6 +241,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     policies,
     retention,
     vulns,
+    scans: scanService,
     metrics,
     collectGarbage,
     logger,
@@ -240,6 +269,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       if (gcTimer) clearInterval(gcTimer);
       if (retentionTimer) clearInterval(retentionTimer);
       await collecting?.catch(() => undefined);
+      await scanService.stop();
       await retaining;
       const grace = setTimeout(() => server.server.closeAllConnections(), config.http.shutdownGraceMs);
       grace.unref();

@@ -98,6 +98,22 @@ export const ConfigSchema = z
         untaggedGraceMs: z.coerce.number().int().nonnegative().default(3600_000),
       })
       .prefault({}),
+    scan: z
+      .strictObject({
+        /** Scan images when they are pushed (and matched again when the vulnerability database changes). */
+        enabled: z.stringbool().or(z.boolean()).default(true),
+        /** Background scan workers on this node (0: this node only queues; other nodes scan). */
+        workers: z.coerce.number().int().nonnegative().max(64).default(1),
+        /** A worker that does not renew its job within this long is presumed dead; another takes it over. */
+        leaseMs: z.coerce.number().int().positive().default(5 * 60_000),
+        /** How often idle workers look for jobs other nodes queued. */
+        pollMs: z.coerce.number().int().positive().default(2_000),
+        /** How often to check whether the vulnerability database changed (then findings are matched again). */
+        rematchCheckMs: z.coerce.number().int().positive().default(30_000),
+        /** Push the inventory as a CycloneDX SBOM referring to the image (visible through the referrers API). */
+        sbom: z.stringbool().or(z.boolean()).default(true),
+      })
+      .prefault({}),
     limits: z
       .strictObject({
         manifestMaxBytes: z.coerce.number().int().positive().default(4 * MiB),

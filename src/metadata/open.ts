@@ -10,6 +10,7 @@ import type { RedisCache } from '../cache/cache.js';
 import type { PolicyStore } from './policy-store.js';
 import type { SqlGcStore } from './sql-gc-store.js';
 import type { RetentionStore } from './retention-store.js';
+import type { ScanStore } from './scan-store.js';
 import type { VulnStore } from './vuln-store.js';
 
 export async function openSqlStore(config: Config, options: { migrate?: boolean } = {}): Promise<SqlMetadataStore> {
@@ -32,6 +33,7 @@ export interface OpenedMetadata {
   /** Garbage collection and scrub queries (always on the database itself, never cached). */
   gc: SqlGcStore;
   retention: RetentionStore;
+  scans: ScanStore;
   /** The vulnerability database (OSV advisories and their imports), on the database itself. */
   vulns: VulnStore;
 }
@@ -39,7 +41,7 @@ export interface OpenedMetadata {
 /** The metadata store (behind the Redis cache when one is configured) and the access store. */
 export async function openMetadataStore(config: Config, logger: Logger): Promise<OpenedMetadata> {
   const store = await openSqlStore(config);
-  const stores = { access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns() };
+  const stores = { access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns(), scans: store.scans() };
   if (!config.redis.url) return { metadata: store, ...stores };
   const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('./cached.js'), import('../cache/cache.js')]);
   const redis = new RedisCache(config.redis.url, logger, config.redis.keyPrefix);

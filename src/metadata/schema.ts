@@ -197,6 +197,32 @@ export interface VulnImportsTable {
   invalid: Int;
 }
 
+// --- scans (migration 0070_scans)
+
+export interface ScanJobsTable {
+  digest: string;
+  repository: string;
+  reason: string;
+  enqueued_at: Int;
+  not_before: Int;
+  attempts: Int;
+  worker: ColumnType<string | null, string | null | undefined, string | null>;
+  lease_until: NullableInt;
+  last_error: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface ScanResultsTable {
+  digest: string;
+  repository: string;
+  status: string;
+  scanned_at: Int;
+  vulndb_version: Int;
+  inventory: ColumnType<string | null, string | null | undefined, string | null>;
+  findings: ColumnType<string | null, string | null | undefined, string | null>;
+  summary: string;
+  error: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -215,6 +241,8 @@ export interface Database {
   namespace_quotas: NamespaceQuotasTable;
   manifest_stats: ManifestStatsTable;
   retention_policies: RetentionPoliciesTable;
+  scan_jobs: ScanJobsTable;
+  scan_results: ScanResultsTable;
   vuln_advisories: VulnAdvisoriesTable;
   vuln_packages: VulnPackagesTable;
   vuln_imports: VulnImportsTable;

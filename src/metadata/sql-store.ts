@@ -19,6 +19,8 @@ import type {
 import { MissingReferencesError, QuotaExceededError, TagConflictError, type LinkQuota } from './store.js';
 import { SqlRetentionStore } from './sql-retention-store.js';
 import type { RetentionStore } from './retention-store.js';
+import { SqlScanStore } from './sql-scan-store.js';
+import type { ScanStore } from './scan-store.js';
 import { SqlGcStore } from './sql-gc-store.js';
 import { chunks, IN_CHUNK } from './batches.js';
 import type { VulnStore } from './vuln-store.js';
@@ -83,6 +85,14 @@ export class SqlMetadataStore implements MetadataStore {
   retention(): RetentionStore {
     this.retentionStore ??= new SqlRetentionStore(this.db);
     return this.retentionStore;
+  }
+
+  private scanStore: SqlScanStore | undefined;
+
+  /** Scan jobs and results, on the same database. */
+  scans(): ScanStore {
+    this.scanStore ??= new SqlScanStore(this.db);
+    return this.scanStore;
   }
 
   private gcStore: SqlGcStore | undefined;

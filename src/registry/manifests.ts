@@ -10,6 +10,8 @@ import { noPolicies, type RegistryPolicies } from './policies.js';
 
 export interface ManifestServiceOptions {
   deletesEnabled: boolean;
+  /** Told of every stored manifest (scans, events), before the push is acknowledged; must not throw. */
+  onPushed?: (event: { repository: string; digest: string; tag?: string; mediaType: string; actor: string }) => Promise<void>;
 }
 
 export interface PushedManifest {
@@ -89,6 +91,7 @@ export class ManifestService {
       ]);
     });
     await this.policies.manifestPushed(repository, digest, actor);
+    await this.options.onPushed?.({ repository, digest, mediaType: manifest.mediaType, actor, ...(ref.kind === 'tag' ? { tag: ref.tag } : {}) });
     return { digest, ...(manifest.subject ? { subject: manifest.subject.digest.value } : {}) };
   }
 

@@ -3,6 +3,7 @@
 // JSON bodies (application/json only, size-limited, validated with zod), JSON answers, and
 // the views of records that leave the server (never a password hash or robot secret hash).
 import type { RetentionService } from '../../registry/retention.js';
+import type { ScanService } from '../../scan/service.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RegistryError } from '../../registry/errors.js';
@@ -25,6 +26,7 @@ export interface ApiContext {
   /** Immutable-tag rules, quotas and manifest tracking. */
   policies: NamespacePolicies;
   retention: RetentionService;
+  scans: ScanService;
   /** The per-identity rate limit, when rate limits are on. */
   limitIdentity?: IdentityLimit;
 }

@@ -253,6 +253,39 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
           .execute();
       },
     },
+    // Image scans: a persistent job queue (one job per manifest digest, claimed with a lease so
+    // a node that dies mid-scan hands it over) and the result per digest (content addressed: the
+    // same image in two repositories is scanned once).
+    '0070_scans': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('scan_jobs')
+          .addColumn('digest', text(200), (c) => c.primaryKey())
+          .addColumn('repository', text(255), (c) => c.notNull())
+          .addColumn('reason', text(16), (c) => c.notNull())
+          .addColumn('enqueued_at', 'bigint', (c) => c.notNull())
+          .addColumn('not_before', 'bigint', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('worker', text(64))
+          .addColumn('lease_until', 'bigint')
+          .addColumn('last_error', 'text')
+          .execute();
+        await db.schema.createIndex('scan_jobs_due').on('scan_jobs').columns(['not_before', 'enqueued_at']).execute();
+        await db.schema
+          .createTable('scan_results')
+          .addColumn('digest', text(200), (c) => c.primaryKey())
+          .addColumn('repository', text(255), (c) => c.notNull())
+          .addColumn('status', text(16), (c) => c.notNull())
+          .addColumn('scanned_at', 'bigint', (c) => c.notNull())
+          .addColumn('vulndb_version', 'bigint', (c) => c.notNull())
+          .addColumn('inventory', 'text')
+          .addColumn('findings', 'text')
+          .addColumn('summary', 'text', (c) => c.notNull())
+          .addColumn('error', 'text')
+          .execute();
+        await db.schema.createIndex('scan_results_version').on('scan_results').columns(['vulndb_version', 'digest']).execute();
+      },
+    },
   };
 }
 
