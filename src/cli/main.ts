@@ -8,6 +8,7 @@ import { auditCommand } from './audit.js';
 import { gcCommand, scrubCommand } from './gc.js';
 import { retentionCommand } from './retention.js';
 import { vulndbCommand } from './vulndb.js';
+import { scanCommand } from './scan.js';
 import { doctorCommand } from './doctor.js';
 import { ConfigError } from '../config/load.js';
 
@@ -20,6 +21,7 @@ program.addCommand(gcCommand());
 program.addCommand(scrubCommand());
 program.addCommand(retentionCommand());
 program.addCommand(vulndbCommand());
+program.addCommand(scanCommand());
 program.addCommand(doctorCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -167,6 +167,35 @@ describe('image scanning', () => {
   });
 });
 
+describe('registry scan (command line)', () => {
+  test('scan an image now, queue every image, show the queue', async () => {
+    const reg = await startRegistry({ scan: { workers: 0 } });
+    try {
+      await importAdvisories(reg, [DEBIAN_ADVISORY, NPM_ADVISORY]);
+      const pushed = await pushScannableImage(reg, 'cli/app', 'v1', {});
+      const now = await runCli(reg, ['scan', 'image', 'cli/app', 'v1']);
+      assert.equal(now.code, 0, now.stderr);
+      assert.match(now.stdout, new RegExp(`cli/app@${pushed.digest}: Debian GNU/Linux 12 \\(bookworm\\), 3 packages`));
+      assert.match(now.stdout, /1 critical, 0 high, 1 medium/);
+      assert.match(now.stdout, /CRITICAL +DSA-0001-1 \(CVE-2026-0001\) +libssl3 3\.0\.11-1~deb12u1 -> 3\.0\.11-1~deb12u2 +var\/lib\/dpkg\/status/);
+      const json = JSON.parse((await runCli(reg, ['scan', 'image', 'cli/app', pushed.digest, '--json'])).stdout) as { findings: { id: string }[] }[];
+      assert.deepEqual(json[0]!.findings.map((f) => f.id), ['DSA-0001-1', 'GHSA-aaaa-bbbb-cccc']);
+
+      // The push queued it already (no workers here); queuing everything finds it queued.
+      const queue = JSON.parse((await runCli(reg, ['scan', 'queue', '--json'])).stdout) as { queue: { queued: number } };
+      assert.equal(queue.queue.queued, 1);
+      const all = await runCli(reg, ['scan', 'all', '--json']);
+      assert.equal(all.code, 0, all.stderr);
+      assert.deepEqual(JSON.parse(all.stdout), { manifests: 1, queued: 1 });
+      const missing = await runCli(reg, ['scan', 'image', 'cli/app', 'nope']);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /no manifest cli\/app:nope/);
+    } finally {
+      await reg.close();
+    }
+  });
+});
+
 describe('the scan queue survives a restart', () => {
   test('a push queued on a node without workers is scanned by the next start', async () => {
     const dir = await makeTempDir();
