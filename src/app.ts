@@ -141,6 +141,19 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   const metricsListener: Server | undefined = config.metrics.enabled && separateMetricsPort ? metricsServer(metrics) : undefined;
 
   const forgetManifest = manifestForgetter(metadata);
+  const scansFinished = metrics.counter({ name: 'scans_total', help: 'Image scans finished on this node (and re-matches after a database change), by result', labelNames: ['status'] });
+  const scanFindings = metrics.counter({ name: 'scan_findings_total', help: 'Vulnerabilities those scans found, by severity', labelNames: ['severity'] });
+  metrics.gauge({
+    name: 'scan_queue_jobs',
+    help: 'Scan jobs waiting or running, on every node (read from the metadata store)',
+    labelNames: ['state'],
+    async collect() {
+      const stats = await scanStore.queueStats().catch(() => undefined);
+      if (!stats) return;
+      this.set({ state: 'queued' }, stats.queued);
+      this.set({ state: 'running' }, stats.running);
+    },
+  });
   const scanService = new ScanService(scanStore, vulns, blobStore, metadata, {
     workers: config.scan.enabled ? config.scan.workers : 0,
     leaseMs: config.scan.leaseMs,
@@ -148,6 +161,10 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     rematchCheckMs: config.scan.rematchCheckMs,
     logger,
     ...(config.scan.sbom ? { pushArtifact: async (a: ArtifactPush) => void (await pushReferrerArtifact(blobs, manifests, a)) } : {}),
+    onFinished: (e) => {
+      scansFinished.labels(e.status).inc();
+      for (const [severity, n] of Object.entries(e.summary.vulnerabilities)) if (n) scanFindings.labels(severity).inc(n);
+    },
   });
   if (config.scan.enabled) {
     scans = scanService;

@@ -160,6 +160,10 @@ describe('image scanning', () => {
     assert.deepEqual(queued.queued.sort(), [amd.digest, arm.digest].sort());
     expect(await api(reg, 'GET', '/scans/queue', { as: owner }), 403, 'DENIED');
     const state = expect(await api(reg, 'GET', '/scans/queue', { as: ADMIN }), 200).json;
+    const metrics = await (await fetch(`${reg.url}/metrics`)).text();
+    assert.match(metrics, /registry_scans_total\{status="done"\} [1-9]/);
+    assert.match(metrics, /registry_scan_findings_total\{severity="CRITICAL"\} [1-9]/);
+    assert.match(metrics, /registry_scan_queue_jobs\{state="queued"\} \d+/);
     assert.ok(state.vulnerabilityDatabase.version >= 1);
     assert.ok(state.vulnerabilityDatabase.advisories >= 3);
     assert.equal(typeof state.queue.queued, 'number');
