@@ -16,7 +16,7 @@ import { parsePythonMetadata } from '../../src/scan/inventory/python.js';
 import { parseSourceRpm, rpmPackageFromHeader } from '../../src/scan/inventory/rpm-header.js';
 import { berkeleyHeaderBlobs, ndbHeaderBlobs, parseRpmdb, sqliteHeaderBlobs } from '../../src/scan/inventory/rpmdb.js';
 import { hasCommand, run } from '../helpers/exec.js';
-import { buildBerkeleyDb, buildGoBinary, buildRpmdb, buildSpringBootJar, buildZip, pomProperties, tempDir, APK_INSTALLED, RPM_EXPECTED, RPM_SPECS } from './fixtures.js';
+import { dpkgSnapshot, buildBerkeleyDb, buildGoBinary, buildRpmdb, buildSpringBootJar, buildZip, pomProperties, tempDir, APK_INSTALLED, RPM_EXPECTED, RPM_SPECS } from './fixtures.js';
 
 const missing = async (cmd: string, pkg: string) => !(await hasCommand(cmd)) && `${cmd} is not installed (apt-get install ${pkg})`;
 const NO_RPM = await missing('rpmbuild', 'rpm');
@@ -45,9 +45,9 @@ describe('os-release', () => {
 
 describe('dpkg status', () => {
   test("this machine's /var/lib/dpkg/status: every installed package, versions as dpkg-query reports them", async () => {
-    const packages = parseDpkgStatus(await readFile('/var/lib/dpkg/status', 'utf8'));
-    const query = await run('dpkg-query', ['-W', '-f=${db:Status-Abbrev}|${Package}|${Version}|${Architecture}\n']);
-    const installed = query.stdout
+    const snapshot = await dpkgSnapshot('${db:Status-Abbrev}|${Package}|${Version}|${Architecture}\n');
+    const packages = parseDpkgStatus(snapshot.status.toString('utf8'));
+    const installed = snapshot.query
       .split('\n')
       .filter((l) => /^[a-z][i]/.test(l))
       .map((l) => l.split('|'));

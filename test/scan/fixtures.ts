@@ -193,3 +193,17 @@ export const RPM_EXPECTED = [
   { ecosystem: 'RPM', name: 'scan-fixture-lib', version: '2:1.2.3-4.fc39', arch: 'noarch', license: 'MIT', sourceName: 'scan-fixture-lib', sourceVersion: '2:1.2.3-4.fc39' },
   { ecosystem: 'RPM', name: 'scan-fixture-tool', version: '0.9-1.el9', arch: 'noarch', license: 'GPL-2.0-or-later', sourceName: 'scan-fixture-tool', sourceVersion: '0.9-1.el9' },
 ];
+
+/**
+ * This machine's dpkg status file and what dpkg-query reports, taken while no package
+ * installation changed the database (read, query, read again until both reads agree).
+ */
+export async function dpkgSnapshot(queryFormat: string): Promise<{ status: Buffer; query: string }> {
+  const { run } = await import('../helpers/exec.js');
+  for (let attempt = 0; ; attempt++) {
+    const status = await readFile('/var/lib/dpkg/status');
+    const query = (await run('dpkg-query', ['-W', `-f=${queryFormat}`])).stdout;
+    if (status.equals(await readFile('/var/lib/dpkg/status')) || attempt >= 20) return { status, query };
+    await new Promise((res) => setTimeout(res, 500));
+  }
+}

@@ -17,6 +17,7 @@ import {
   buildLayer,
   buildRpmdb,
   buildSpringBootJar,
+  dpkgSnapshot,
   DOCKER_LAYER,
   type FixtureLayer,
   layerOf,
@@ -49,7 +50,8 @@ describe('a Debian image with language packages', { skip: NO_TOOLS }, () => {
 
   test('dpkg packages from the real status file, npm, PyPI, Go and Maven packages with their layers and purls', async () => {
     const osRelease = await readFile('/etc/os-release', 'utf8');
-    const status = await readFile('/var/lib/dpkg/status');
+    const snapshot = await dpkgSnapshot('${db:Status-Abbrev}\n');
+    const status = snapshot.status;
     const base = await buildLayer({
       'etc/os-release': { symlink: '../usr/lib/os-release' },
       'usr/lib/os-release': osRelease,
@@ -80,7 +82,7 @@ describe('a Debian image with language packages', { skip: NO_TOOLS }, () => {
 
     assert.equal(inv.os?.id, 'debian');
     const dpkg = inv.packages.filter((p) => p.ecosystem === 'Debian');
-    const installed = (await run('dpkg-query', ['-W', '-f=${db:Status-Abbrev}\n'])).stdout.split('\n').filter((l) => /^[a-z]i/.test(l));
+    const installed = snapshot.query.split('\n').filter((l) => /^[a-z]i/.test(l));
     assert.equal(dpkg.length, installed.length, 'every installed package, once (status-old is not a database)');
     const libc6Version = (await run('dpkg-query', ['-W', '-f=${Version}', 'libc6'])).stdout;
     assert.deepEqual(
