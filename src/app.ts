@@ -24,6 +24,7 @@ import { registerApi } from './http/api/index.js';
 import { NamespacePolicies } from './registry/policies.js';
 import { ScanService, type ArtifactPush } from './scan/service.js';
 import { pushReferrerArtifact } from './scan/artifacts.js';
+import { PromotionService } from './registry/promotion.js';
 import { RetentionService } from './registry/retention.js';
 import { GarbageCollector, type GcReport } from './registry/gc.js';
 import { manifestForgetter } from './metadata/open.js';
@@ -60,6 +61,8 @@ export interface App {
   policies: NamespacePolicies;
   /** Retention policies: run one by hand, or the due ones (also every retention.intervalMs). */
   retention: RetentionService;
+  /** Copy or move images between repositories without moving bytes. */
+  promotion: PromotionService;
   /** Image scans: queue, workers, results (workers run when scan.enabled). */
   scans: ScanService;
   /** The vulnerability database (`registry vulndb import` fills it; its version says when it changed). */
@@ -170,6 +173,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     scans = scanService;
     scanService.start();
   }
+  const promotion = new PromotionService(metadata, blobs, manifests);
   const retention = new RetentionService(retentionStore, metadata, gcStore, {
     untaggedGraceMs: config.retention.untaggedGraceMs,
     immutableRules: (namespace) => policyStore.listImmutableRules(namespace),
@@ -180,7 +184,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
 
   if (auth) {
     registerTokenEndpoint(server, auth.tokenEndpoint);
-    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies, retention, scans: scanService, ...(limitIdentity ? { limitIdentity } : {}) });
+    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies, retention, scans: scanService, promotion, ...(limitIdentity ? { limitIdentity } : {}) });
   }
 
   const purge = setInterval(() => {
@@ -257,6 +261,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     manifests,
     policies,
     retention,
+    promotion,
     vulns,
     scans: scanService,
     metrics,
