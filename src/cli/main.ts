@@ -9,6 +9,7 @@ import { gcCommand, scrubCommand } from './gc.js';
 import { retentionCommand } from './retention.js';
 import { vulndbCommand } from './vulndb.js';
 import { scanCommand } from './scan.js';
+import { promoteCommand } from './promote.js';
 import { doctorCommand } from './doctor.js';
 import { ConfigError } from '../config/load.js';
 
@@ -22,6 +23,7 @@ program.addCommand(scrubCommand());
 program.addCommand(retentionCommand());
 program.addCommand(vulndbCommand());
 program.addCommand(scanCommand());
+program.addCommand(promoteCommand());
 program.addCommand(doctorCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {

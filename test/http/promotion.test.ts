@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestRegistry } from '../helpers/registry.js';
+import { runCli } from '../helpers/cli.js';
 import { ADMIN, api, auditEvents, basic, expect, startTeamRegistry, type Credentials } from '../helpers/api.js';
 import { MediaType, pushImage, pushManifest, type PushedImage } from '../helpers/oci.js';
 
@@ -102,5 +103,19 @@ describe('promotion', () => {
     // The manifest itself stays in the source (only the tag moved).
     assert.equal((await get(reg, `/v2/team/app/manifests/${other.digest}`, owner)).status, 200);
     expect(await api(reg, 'POST', '/promote', { as: owner, body: { source: { repository: 'team/app', reference: other.digest }, target: { repository: 'prod/app' }, move: true } }), 400, 'UNSUPPORTED');
+  });
+
+  test('registry promote does the same from the command line', async () => {
+    const img = await pushImage(reg.url, 'team/cli', { reference: 'rc1', headers: auth(owner) });
+    const res = await runCli(reg, ['promote', 'team/cli:rc1', 'prod/cli:stable', '--json']);
+    assert.equal(res.code, 0, res.stderr);
+    const result = JSON.parse(res.stdout) as { digest: string; targetTag: string };
+    assert.deepEqual([result.digest, result.targetTag], [img.digest, 'stable']);
+    assert.equal((await get(reg, '/v2/prod/cli/manifests/stable', owner)).status, 200);
+    const text = await runCli(reg, ['promote', `team/cli@${img.digest}`, 'prod/cli:copy']);
+    assert.match(text.stdout, new RegExp(`promoted team/cli@${img.digest} to prod/cli:copy: 1 manifest\\(s\\), 2 blob\\(s\\) linked`));
+    const bad = await runCli(reg, ['promote', 'team/cli', 'prod/cli']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /the source needs a tag or digest/);
   });
 });
