@@ -26,6 +26,9 @@ import { RetentionService } from './registry/retention.js';
 import { GarbageCollector, type GcReport } from './registry/gc.js';
 import { manifestForgetter } from './metadata/open.js';
 import type { VulnStore } from './metadata/vuln-store.js';
+import type { SigningStore } from './metadata/signing-store.js';
+import { SignatureService } from './signing/signatures.js';
+import { PullPolicies, type FindingsSource } from './signing/pull-policy.js';
 
 const ORPHAN_GRACE_MS = 3600_000;
 
@@ -34,6 +37,12 @@ export interface GcOverrides {
   dryRun?: boolean;
   reviewDelayMs?: number;
   deleteUntaggedManifests?: boolean;
+}
+
+/** Collaborators built elsewhere that the app plugs in. */
+export interface AppOptions {
+  /** Vulnerability findings for pull policies (default: nothing scanned yet, which never blocks). */
+  findings?: FindingsSource;
 }
 
 export interface App {
@@ -51,6 +60,12 @@ export interface App {
   retention: RetentionService;
   /** The vulnerability database (`registry vulndb import` fills it; its version says when it changed). */
   vulns: VulnStore;
+  /** Signing keys and pull policies per namespace. */
+  signing: SigningStore;
+  /** Finds and verifies the signatures of a manifest. */
+  signatures: SignatureService;
+  /** Enforces pull policies on manifest GET/HEAD (decisions cached a few seconds). */
+  pullPolicies: PullPolicies;
   /** Online garbage collection (also run every gc.intervalMs when that is set). */
   collectGarbage(options?: GcOverrides): Promise<GcReport>;
   logger: Logger;
@@ -62,11 +77,13 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level })): Promise<App> {
+export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level }), options: AppOptions = {}): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns } = await openMetadataStore(config, logger);
+  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, signing } = await openMetadataStore(config, logger);
   const auditor = new Auditor(access, logger);
-  const policies = new NamespacePolicies(policyStore, (err, what) => logger.error({ err }, what));
+  const signatures = new SignatureService(metadata, blobStore, signing);
+  const pullPolicies = new PullPolicies(signing, signatures, options.findings ? { findings: options.findings } : {});
+  const policies = new NamespacePolicies(policyStore, (err, what) => logger.error({ err }, what), pullPolicies);
   const blobs = new BlobService(blobStore, metadata, {
     deletesEnabled: config.deletes.enabled,
     ...(config.storage.driver === 's3' && config.storage.s3.redirect ? { redirectExpirySeconds: config.storage.s3.redirectExpirySeconds } : {}),
@@ -104,7 +121,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
 
   if (auth) {
     registerTokenEndpoint(server, auth.tokenEndpoint);
-    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies, retention });
+    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies, retention, signing, signatures, pullPolicies });
   }
 
   const purge = setInterval(() => {
@@ -179,6 +196,9 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     policies,
     retention,
     vulns,
+    signing,
+    signatures,
+    pullPolicies,
     collectGarbage,
     logger,
     reloadTls() {

@@ -11,6 +11,9 @@ import type { AccessPolicy } from '../../auth/policy.js';
 import type { Auditor, AuditInput } from '../../auth/audit.js';
 import type { AccessStore } from '../../metadata/access-store.js';
 import type { NamespacePolicies } from '../../registry/policies.js';
+import type { SigningStore } from '../../metadata/signing-store.js';
+import type { SignatureService } from '../../signing/signatures.js';
+import type { PullPolicies } from '../../signing/pull-policy.js';
 import { actorName, type Identity, type NamespaceRecord, type RobotRecord, type Role, type UserRecord } from '../../auth/model.js';
 
 export const API_PREFIX = '/api/v1';
@@ -24,6 +27,11 @@ export interface ApiContext {
   /** Immutable-tag rules, quotas and manifest tracking. */
   policies: NamespacePolicies;
   retention: RetentionService;
+  /** Signing keys and pull policies. */
+  signing: SigningStore;
+  signatures: SignatureService;
+  /** Told when keys or policies change, so its cached decisions go. */
+  pullPolicies: PullPolicies;
 }
 
 /** An authenticated caller: a user or a robot, as the store knows it right now. */

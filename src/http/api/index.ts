@@ -10,6 +10,7 @@ import { registerAuditRoutes } from './audit.js';
 import { registerOpenApiRoute } from './openapi.js';
 import { registerPolicyRoutes } from './policies.js';
 import { registerRetentionRoutes } from './retention.js';
+import { registerSigningRoutes } from './signing.js';
 
 export type { ApiContext } from './context.js';
 
@@ -22,4 +23,5 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
   registerAuditRoutes(app, ctx);
   registerPolicyRoutes(app, ctx);
   registerRetentionRoutes(app, ctx);
+  registerSigningRoutes(app, ctx);
 }
