@@ -1,7 +1,8 @@
 // Public keys for cosign key-based verification: PEM SubjectPublicKeyInfo of ECDSA P-256 or
 // P-384, RSA, or Ed25519, read and used with Node's crypto. cosign signs the payload bytes
-// with SHA-256 (ECDSA as ASN.1 DER, RSA as PKCS#1 v1.5); P-384 keys may hash with SHA-384.
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+// with SHA-256 (ECDSA as ASN.1 DER, RSA as PKCS#1 v1.5, or PSS from other signers); P-384
+// keys may hash with SHA-384.
+import { constants, createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 
 export interface PublicKeyInfo {
   key: KeyObject;
@@ -45,8 +46,15 @@ export function verifyPayload(info: PublicKeyInfo, payload: Buffer, signature: s
   try {
     if (info.algorithm === 'ed25519') return verify(null, payload, info.key, sig);
     const hashes = info.algorithm === 'ecdsa-p384' ? ['sha384', 'sha256'] : ['sha256'];
-    return hashes.some((hash) => verify(hash, payload, info.key, sig));
+    if (hashes.some((hash) => verify(hash, payload, info.key, sig))) return true;
+    if (!info.algorithm.startsWith('rsa-')) return false;
+    return verify('sha256', payload, { key: info.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, sig);
   } catch {
     return false;
   }
+}
+
+/** Hex SHA-256 of the key's DER SubjectPublicKeyInfo, for telling keys apart in listings and logs. */
+export function keyFingerprint(info: PublicKeyInfo): string {
+  return createHash('sha256').update(info.key.export({ type: 'spki', format: 'der' })).digest('hex');
 }

@@ -3,7 +3,6 @@
 // signatures are verified against the public keys of the repository's namespace: the
 // signature must verify over the exact payload bytes, and the payload must name this very
 // manifest and be of cosign's type. Other kinds are listed, not verified.
-import { createHash } from 'node:crypto';
 import { digestOf, parseDigest } from '../registry/digest.js';
 import { namespaceOf } from '../registry/names.js';
 import type { MetadataStore } from '../metadata/store.js';
@@ -141,9 +140,4 @@ export class SignatureService {
     const bytes = Buffer.concat(parts, total);
     return digestOf(parsed.algorithm, bytes).value === parsed.value ? bytes : undefined;
   }
-}
-
-/** Hex SHA-256 of a PEM's key, for telling keys apart in listings and logs. */
-export function keyFingerprint(info: PublicKeyInfo): string {
-  return createHash('sha256').update(info.key.export({ type: 'spki', format: 'der' })).digest('hex');
 }

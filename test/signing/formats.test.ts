@@ -3,7 +3,7 @@
 // which manifests a pull policy looks at, and which findings block.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { constants, generateKeyPairSync, sign } from 'node:crypto';
 import { cosignLayers, cosignSignatureTag, parseSimpleSigning, referrerSignatureKind } from '../../src/signing/formats.js';
 import { parsePublicKey, verifyPayload } from '../../src/signing/keys.js';
 import { blockingFindings, exemptFromPullPolicy, isPolicedImage, type Finding } from '../../src/signing/pull-policy.js';
@@ -73,6 +73,15 @@ describe('public keys', () => {
       assert.equal(verifyPayload(info, payload, ''), false);
       assert.equal(verifyPayload(info, payload, 'bm90IGEgc2lnbmF0dXJl'), false);
     }
+  });
+
+  test('RSA-PSS signatures verify too', () => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const info = parsePublicKey(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    assert.ok(typeof info !== 'string');
+    const pss = sign('sha256', payload, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }).toString('base64');
+    assert.equal(verifyPayload(info, payload, pss), true);
+    assert.equal(verifyPayload(info, Buffer.concat([payload, Buffer.from(' ')]), pss), false);
   });
 
   test('a signature by another key does not verify', () => {
