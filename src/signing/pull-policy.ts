@@ -143,7 +143,13 @@ export class PullPolicies implements PullCheck {
       });
     }
     if (policy.blockSeverity === null) return undefined;
-    const findings = await this.findings.findingsOf(repository, manifest.digest);
+    let findings: Finding[] | undefined;
+    try {
+      findings = await this.findings.findingsOf(repository, manifest.digest);
+    } catch {
+      // The policy cannot be judged: refuse for now (not cached), without the scanner's internals.
+      throw new RegistryError('UNAVAILABLE', `vulnerability findings of image ${image} could not be read; try again`, { repository, digest: manifest.digest });
+    }
     const blocking = findings ? blockingFindings(policy, findings) : [];
     if (blocking.length === 0) return undefined;
     const listed = blocking.slice(0, MESSAGE_FINDINGS).map((f) => `${f.id} (${f.package})`);

@@ -22,7 +22,10 @@ const ACCEPT = [MediaType.OciManifest, MediaType.OciIndex, MediaType.DockerManif
 /** Findings fixed by the test, per digest; digests not in the map are "not scanned yet". */
 class FixedFindings implements FindingsSource {
   readonly byDigest = new Map<string, Finding[]>();
+  /** Digests whose lookup fails (a scanner outage). */
+  readonly failing = new Set<string>();
   async findingsOf(_repository: string, digest: string): Promise<Finding[] | undefined> {
+    if (this.failing.has(digest)) throw new Error('scanner database at /var/lib/scanner is down');
     return this.byDigest.get(digest);
   }
 }
@@ -265,6 +268,14 @@ describe('pull policy enforcement (access control on)', () => {
     assert.equal(await pullStatus(reg, 'team/vuln', 'bad', reader), 200);
     expect(await api(reg, 'PUT', '/namespaces/team/pull-policy', { as: owner, body: { blockSeverity: 'MEDIUM' } }), 200);
     assert.equal(await pullStatus(reg, 'team/vuln', 'medium', reader), 403);
+
+    // The scanner failing: 503 without its internals, and the next pull asks again.
+    const flaky = await pushImage(reg.url, 'team/vuln', { reference: 'flaky', headers: asOwner() });
+    findings.failing.add(flaky.digest);
+    const down = await expectError(await pull(reg, 'team/vuln', 'flaky', reader), 503, 'UNAVAILABLE');
+    assert.equal(down.errors[0]!.message, `vulnerability findings of image team/vuln@${flaky.digest} could not be read; try again`);
+    findings.failing.delete(flaky.digest);
+    assert.equal(await pullStatus(reg, 'team/vuln', 'flaky', reader), 200);
   });
 });
 
