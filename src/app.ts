@@ -38,6 +38,9 @@ import type { Server } from 'node:http';
 
 /** How long /readyz waits for each backend. */
 const READY_TIMEOUT_MS = 2_000;
+import type { SigningStore } from './metadata/signing-store.js';
+import { SignatureService } from './signing/signatures.js';
+import { PullPolicies, type FindingsSource } from './signing/pull-policy.js';
 
 const ORPHAN_GRACE_MS = 3600_000;
 
@@ -46,6 +49,12 @@ export interface GcOverrides {
   dryRun?: boolean;
   reviewDelayMs?: number;
   deleteUntaggedManifests?: boolean;
+}
+
+/** Collaborators built elsewhere that the app plugs in. */
+export interface AppOptions {
+  /** Vulnerability findings for pull policies (default: the built-in scanner's results). */
+  findings?: FindingsSource;
 }
 
 export interface App {
@@ -69,6 +78,12 @@ export interface App {
   vulns: VulnStore;
   /** Prometheus metrics; other subsystems register theirs with metrics.counter() and its kin. */
   metrics: Metrics;
+  /** Signing keys and pull policies per namespace. */
+  signing: SigningStore;
+  /** Finds and verifies the signatures of a manifest. */
+  signatures: SignatureService;
+  /** Enforces pull policies on manifest GET/HEAD (decisions cached a few seconds). */
+  pullPolicies: PullPolicies;
   /** Online garbage collection (also run every gc.intervalMs when that is set). */
   collectGarbage(options?: GcOverrides): Promise<GcReport>;
   logger: Logger;
@@ -83,11 +98,15 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level })): Promise<App> {
+export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level }), options: AppOptions = {}): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore } = await openMetadataStore(config, logger);
+  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, signing } = await openMetadataStore(config, logger);
   const auditor = new Auditor(access, logger);
-  const policies = new NamespacePolicies(policyStore, (err, what) => logger.error({ err }, what));
+  const signatures = new SignatureService(metadata, blobStore, signing);
+  // Findings come from the scanner's stored results (scanService is created further down).
+  const findings: FindingsSource = options.findings ?? { findingsOf: (_repository, digest) => scanService.findingsOf(digest) };
+  const pullPolicies = new PullPolicies(signing, signatures, { findings });
+  const policies = new NamespacePolicies(policyStore, (err, what) => logger.error({ err }, what), pullPolicies);
   const blobs = new BlobService(blobStore, metadata, {
     deletesEnabled: config.deletes.enabled,
     ...(config.storage.driver === 's3' && config.storage.s3.redirect ? { redirectExpirySeconds: config.storage.s3.redirectExpirySeconds } : {}),
@@ -173,7 +192,10 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     scans = scanService;
     scanService.start();
   }
-  const promotion = new PromotionService(metadata, blobs, manifests);
+  const promotion = new PromotionService(metadata, blobs, manifests, async (repository, record) => {
+    const refusal = await pullPolicies.verdict(repository, record);
+    if (refusal) throw refusal;
+  });
   const retention = new RetentionService(retentionStore, metadata, gcStore, {
     untaggedGraceMs: config.retention.untaggedGraceMs,
     immutableRules: (namespace) => policyStore.listImmutableRules(namespace),
@@ -184,7 +206,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
 
   if (auth) {
     registerTokenEndpoint(server, auth.tokenEndpoint);
-    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies, retention, scans: scanService, promotion, ...(limitIdentity ? { limitIdentity } : {}) });
+    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies, retention, scans: scanService, promotion, signing, signatures, pullPolicies, ...(limitIdentity ? { limitIdentity } : {}) });
   }
 
   const purge = setInterval(() => {
@@ -265,6 +287,9 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     vulns,
     scans: scanService,
     metrics,
+    signing,
+    signatures,
+    pullPolicies,
     collectGarbage,
     logger,
     reloadTls() {

@@ -4,6 +4,17 @@
 export type RepositoryAction = 'pull' | 'push' | 'delete';
 export const REPOSITORY_ACTIONS: readonly RepositoryAction[] = ['pull', 'push', 'delete'];
 
+/**
+ * What a robot account may be given: the repository actions, and `scan`, the scanner's role
+ * (it may pull images a namespace's pull policy would refuse, given pull access too).
+ */
+export type RobotAction = RepositoryAction | 'scan';
+export const ROBOT_ACTIONS: readonly RobotAction[] = [...REPOSITORY_ACTIONS, 'scan'];
+
+export function isRepositoryAction(action: string): action is RepositoryAction {
+  return (REPOSITORY_ACTIONS as readonly string[]).includes(action);
+}
+
 /** Roles in a namespace, from most to least powerful. */
 export type Role = 'owner' | 'maintainer' | 'developer' | 'reader';
 export const ROLES: readonly Role[] = ['owner', 'maintainer', 'developer', 'reader'];
@@ -47,7 +58,7 @@ export interface RobotRecord {
   /** The namespace it acts in, or null for a system-wide robot (created by an admin). */
   namespace: string | null;
   secretHash: string;
-  actions: RepositoryAction[];
+  actions: RobotAction[];
   expiresAt: Date | null;
   revoked: boolean;
   lastUsedAt: Date | null;
@@ -59,7 +70,7 @@ export interface RobotRecord {
 export type Identity =
   | { kind: 'anonymous' }
   | { kind: 'user'; id: string; username: string; admin: boolean }
-  | { kind: 'robot'; id: string; name: string; namespace: string | null; actions: RepositoryAction[] };
+  | { kind: 'robot'; id: string; name: string; namespace: string | null; actions: RobotAction[] };
 
 export function actorName(identity: Identity): string {
   switch (identity.kind) {

@@ -3,7 +3,7 @@
 // visibility, and admin rights. One place, used by /v2, the token endpoint and the API.
 import { namespaceOf } from '../registry/names.js';
 import type { AccessStore } from '../metadata/access-store.js';
-import { ROLE_ACTIONS, type Identity, type RepositoryAction } from './model.js';
+import { ROLE_ACTIONS, isRepositoryAction, type Identity, type RepositoryAction } from './model.js';
 
 export class AccessPolicy {
   constructor(private readonly store: AccessStore) {}
@@ -16,7 +16,7 @@ export class AccessPolicy {
     const namespace = await this.store.getNamespace(name);
     if (namespace?.visibility === 'public') allowed.add('pull');
     if (identity.kind === 'robot') {
-      if (identity.namespace === null || identity.namespace === name) for (const a of identity.actions) allowed.add(a);
+      if (identity.namespace === null || identity.namespace === name) for (const a of identity.actions) if (isRepositoryAction(a)) allowed.add(a);
       // A namespace robot cannot create other namespaces.
       if (!namespace && identity.namespace !== null) allowed.delete('push');
     } else if (identity.kind === 'user') {

@@ -6,7 +6,7 @@ import { SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, type CryptoK
 
 type KeyLike = CryptoKey | Uint8Array;
 import type { AccessStore } from '../metadata/access-store.js';
-import { REPOSITORY_ACTIONS, type Identity } from './model.js';
+import { ROBOT_ACTIONS, type Identity } from './model.js';
 import type { AccessEntry } from './scopes.js';
 
 const ALGORITHM = 'ES256';
@@ -154,7 +154,7 @@ export class TokenService {
 function identityOf(c: IdentityClaims): Identity {
   if (c.kind === 'user') return { kind: 'user', id: c.uid ?? '', username: c.sub, admin: c.adm === true };
   if (c.kind === 'robot') {
-    const actions = Array.isArray(c.act) ? REPOSITORY_ACTIONS.filter((a) => (c.act as unknown[]).includes(a)) : [];
+    const actions = Array.isArray(c.act) ? ROBOT_ACTIONS.filter((a) => (c.act as unknown[]).includes(a)) : [];
     return { kind: 'robot', id: c.uid ?? '', name: c.sub, namespace: c.ns ?? null, actions };
   }
   return { kind: 'anonymous' };

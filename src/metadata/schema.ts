@@ -197,6 +197,28 @@ export interface VulnImportsTable {
   invalid: Int;
 }
 
+// --- signing keys and pull policies (migration 0060_signing)
+
+export interface SigningKeysTable {
+  id: string;
+  namespace: string;
+  name: string;
+  /** PEM (SubjectPublicKeyInfo). */
+  public_key: string;
+  created_by: string;
+  created_at: Int;
+}
+
+export interface PullPoliciesTable {
+  namespace: string;
+  require_signature: Flag;
+  block_severity: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Advisory ids and aliases as a JSON array. */
+  allow_advisories: string;
+  updated_by: string;
+  updated_at: Int;
+}
+
 // --- scans (migration 0070_scans)
 
 export interface ScanJobsTable {
@@ -246,6 +268,8 @@ export interface Database {
   vuln_advisories: VulnAdvisoriesTable;
   vuln_packages: VulnPackagesTable;
   vuln_imports: VulnImportsTable;
+  signing_keys: SigningKeysTable;
+  pull_policies: PullPoliciesTable;
 }
 
 export function toNumber(value: number | string | bigint): number {

@@ -25,6 +25,8 @@ import { SqlGcStore } from './sql-gc-store.js';
 import { chunks, IN_CHUNK } from './batches.js';
 import type { VulnStore } from './vuln-store.js';
 import { SqlVulnStore } from './sql-vuln-store.js';
+import type { SigningStore } from './signing-store.js';
+import { SqlSigningStore } from './sql-signing-store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -109,6 +111,13 @@ export class SqlMetadataStore implements MetadataStore {
   vulns(): VulnStore {
     this.vulnStore ??= new SqlVulnStore(this.db);
     return this.vulnStore;
+  }
+
+  private signingStore: SqlSigningStore | undefined;
+
+  signing(): SigningStore {
+    this.signingStore ??= new SqlSigningStore(this.db);
+    return this.signingStore;
   }
 
   /** Bring the schema to the newest version. */

@@ -7,6 +7,7 @@ import { parseManifest, requiredBlobs, type ParsedManifest } from './manifest.js
 import { MANIFEST_MEDIA_TYPES, MediaType, accepts, type ManifestMediaType } from './media-types.js';
 import { MissingReferencesError, TagConflictError, type ManifestRecord, type MetadataStore, type ReferrerRecord } from '../metadata/store.js';
 import { noPolicies, type RegistryPolicies } from './policies.js';
+import type { Identity } from '../auth/model.js';
 
 export interface ManifestServiceOptions {
   deletesEnabled: boolean;
@@ -112,8 +113,9 @@ export class ManifestService {
   /**
    * The manifest a GET or HEAD returns. `accept` is the client's Accept list; when the client
    * clearly negotiates manifest types and ours is not among them, answer MANIFEST_UNKNOWN.
+   * `identity` is who asks (the pull policy exempts some callers; anonymous by default).
    */
-  async get(repository: string, reference: string, accept: string[], options: { countPull?: boolean } = {}): Promise<ManifestRecord> {
+  async get(repository: string, reference: string, accept: string[], options: { countPull?: boolean; identity?: Identity } = {}): Promise<ManifestRecord> {
     checkName(repository);
     const ref = parseReference(reference);
     const record = ref.kind === 'tag' ? await this.metadata.getManifestByTag(repository, ref.tag) : await this.metadata.getManifest(repository, ref.digest);
@@ -124,6 +126,7 @@ export class ManifestService {
         mediaType: record.mediaType,
       });
     }
+    await this.policies.checkPull(repository, record, options.identity ?? { kind: 'anonymous' });
     if (options.countPull) this.policies.manifestPulled(repository, record.digest);
     return record;
   }

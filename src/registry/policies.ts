@@ -1,11 +1,13 @@
-// Namespace policies the domain enforces: immutable tags, storage and repository quotas, and
-// the tracking of who pushed a manifest and how often it is pulled. ManifestService and
+// Namespace policies the domain enforces: immutable tags, storage and repository quotas, the
+// tracking of who pushed a manifest and how often it is pulled, and (through a PullCheck) the
+// pull policy. ManifestService and
 // BlobService see only the RegistryPolicies interface; NamespacePolicies implements it on a
 // PolicyStore (rules and quotas are kept per namespace name, with or without access control).
 import { RegistryError } from './errors.js';
 import { namespaceOf } from './names.js';
 import type { ImmutableRule, PolicyStore, PullBatchEntry } from '../metadata/policy-store.js';
-import type { LinkQuota } from '../metadata/store.js';
+import type { LinkQuota, ManifestRecord } from '../metadata/store.js';
+import type { Identity } from '../auth/model.js';
 
 export interface RegistryPolicies {
   /**
@@ -29,6 +31,16 @@ export interface RegistryPolicies {
   manifestPushed(repository: string, digest: string, actor: string): Promise<void>;
   /** A manifest was pulled (GET): counted in memory, written in batches. */
   manifestPulled(repository: string, digest: string): void;
+  /** Before a manifest GET or HEAD answers: the namespace's pull policy (signatures, vulnerabilities). */
+  checkPull(repository: string, manifest: ManifestRecord, identity: Identity): Promise<void>;
+}
+
+/** The pull policy as NamespacePolicies consults it (src/signing implements it). */
+export interface PullCheck {
+  /** Throws DENIED when `identity` may not have the manifest under the namespace's pull policy. */
+  checkPull(repository: string, manifest: ManifestRecord, identity: Identity): Promise<void>;
+  /** Forget decisions about the repository (something was pushed into it). */
+  forget(repository: string): void;
 }
 
 export interface StorageQuota extends LinkQuota {
@@ -49,6 +61,7 @@ export const noPolicies: RegistryPolicies = {
   checkRepositoryCreate: async () => undefined,
   manifestPushed: async () => undefined,
   manifestPulled: () => undefined,
+  checkPull: async () => undefined,
 };
 
 /** Tag-name glob patterns: tag characters plus `*` and `?`. */
@@ -73,7 +86,12 @@ export class NamespacePolicies implements RegistryPolicies {
   constructor(
     readonly store: PolicyStore,
     private readonly onError: (err: unknown, what: string) => void = () => undefined,
+    private readonly pulls?: PullCheck,
   ) {}
+
+  async checkPull(repository: string, manifest: ManifestRecord, identity: Identity): Promise<void> {
+    await this.pulls?.checkPull(repository, manifest, identity);
+  }
 
   /** The first rule of the repository's namespace that matches the tag. */
   async immutableRule(repository: string, tag: string): Promise<ImmutableRule | undefined> {
@@ -146,6 +164,8 @@ export class NamespacePolicies implements RegistryPolicies {
   }
 
   async manifestPushed(repository: string, digest: string, actor: string): Promise<void> {
+    // A signature may just have arrived: pull decisions about the repository are redone.
+    this.pulls?.forget(repository);
     try {
       await this.store.recordPush(repository, digest, actor, new Date());
     } catch (err) {

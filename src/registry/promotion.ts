@@ -41,7 +41,7 @@ export interface PromotionResult {
   moved: boolean;
 }
 
-/** Checks an image may enter the target (e.g. a namespace's signature and vulnerability policy). */
+/** Checks an image may enter the target (e.g. a namespace's signature and vulnerability policy); throws to refuse. */
 export type PromotionGate = (targetRepository: string, record: ManifestRecord) => Promise<void>;
 
 interface Parsed {
@@ -82,8 +82,6 @@ export class PromotionService {
     if (req.sourceRepository === req.targetRepository && (targetTag === undefined || targetTag === req.reference)) {
       throw new RegistryError('UNSUPPORTED', 'source and target are the same', { repository: req.targetRepository }, { status: 400 });
     }
-    await this.gate(req.targetRepository, root);
-
     // Children before their index, subjects before their referrers: every manifest stored
     // finds what it references already in the target.
     const ordered: ManifestRecord[] = [];
@@ -125,10 +123,13 @@ export class PromotionService {
         }
         linked++;
       }
-      const tag = record === root ? targetTag : undefined;
-      await this.manifests.put(req.targetRepository, tag ?? record.digest, record.content, record.mediaType, req.actor);
+      await this.manifests.put(req.targetRepository, record.digest, record.content, record.mediaType, req.actor);
     }
     for (const { tag, record } of companionTags) await this.manifests.put(req.targetRepository, tag, record.content, record.mediaType, req.actor);
+    // Judged in the target, with the signatures copied along; refused, the image is not tagged
+    // (its untagged copies are refused on pull by the same policy, and collected later).
+    await this.gate(req.targetRepository, root);
+    if (targetTag !== undefined) await this.manifests.put(req.targetRepository, targetTag, root.content, root.mediaType, req.actor);
     if (req.move) await this.manifests.delete(req.sourceRepository, req.reference);
     return {
       digest: root.digest,

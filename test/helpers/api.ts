@@ -1,14 +1,14 @@
 // Helpers for the management API tests: a registry with access control on, credentials,
 // JSON requests, and a blob push with given credentials that reports the status.
 import assert from 'node:assert/strict';
-import { startRegistry, type TestRegistry } from './registry.js';
+import { startRegistry, type StartOptions, type TestRegistry } from './registry.js';
 import { randomBytes, sha256 } from './oci.js';
 
 export const ADMIN = { username: 'admin', password: 'admin-password-1' };
 
 /** A registry with access control on and a first admin; failed logins are not throttled here. */
-export function startAuthRegistry(extra: Record<string, unknown> = {}): Promise<TestRegistry> {
-  return startRegistry({
+export function startAuthRegistry(extra: Record<string, unknown> = {}, options: StartOptions = {}): Promise<TestRegistry> {
+  const settings = {
     auth: {
       enabled: true,
       initialAdminUsername: ADMIN.username,
@@ -17,7 +17,8 @@ export function startAuthRegistry(extra: Record<string, unknown> = {}): Promise<
       throttleRefuseAfter: 10_000,
     },
     ...extra,
-  });
+  };
+  return startRegistry(settings, undefined, options);
 }
 
 export interface Credentials {
@@ -113,8 +114,8 @@ export interface TeamRegistry {
   outsider: Credentials;
 }
 
-export async function startTeamRegistry(extra: Record<string, unknown> = {}): Promise<TeamRegistry> {
-  const reg = await startAuthRegistry(extra);
+export async function startTeamRegistry(extra: Record<string, unknown> = {}, options: StartOptions = {}): Promise<TeamRegistry> {
+  const reg = await startAuthRegistry(extra, options);
   const owner = await createUser(reg, 'olivia');
   const reader = await createUser(reg, 'rita');
   const outsider = await createUser(reg, 'oscar');

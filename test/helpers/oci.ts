@@ -265,6 +265,22 @@ export async function pushImage(base: string, repo: string, options: ImageOption
   return { ...pushed, manifest, config, layers };
 }
 
+export interface PushedIndex extends PushedManifest {
+  /** The platform images it lists (amd64, arm64). */
+  images: PushedImage[];
+}
+
+/** Push two small images (linux/amd64, linux/arm64) and an OCI index over them under `reference`. */
+export async function pushIndex(base: string, repo: string, reference: string, headers: Record<string, string> = {}): Promise<PushedIndex> {
+  const images = [await pushImage(base, repo, { headers }), await pushImage(base, repo, { headers })];
+  const index = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciIndex,
+    manifests: images.map((image, i) => ({ mediaType: MediaType.OciManifest, digest: image.digest, size: image.bytes.length, platform: { architecture: i === 0 ? 'amd64' : 'arm64', os: 'linux' } })),
+  };
+  return { ...(await pushManifest(base, repo, reference, index, MediaType.OciIndex, headers)), images };
+}
+
 export interface RawResponse {
   status: number;
   headers: IncomingHttpHeaders;

@@ -10,6 +10,7 @@ import { createApp, type App } from '../../src/app.js';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { envName, loadConfig, merge } from '../../src/config/load.js';
+import type { FindingsSource } from '../../src/signing/pull-policy.js';
 
 /** The compiled CLI entry point (tests run from dist/test). */
 export const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
@@ -93,6 +94,8 @@ export async function backendEnv(dataDir: string, forceScaleOut = false): Promis
 export interface StartOptions {
   /** The registry's logger (default: silent, or TEST_LOG_LEVEL), e.g. one writing to a buffer a test reads. */
   logger?: Logger;
+  /** Vulnerability findings for pull policies (default: none scanned). */
+  findings?: FindingsSource;
 }
 
 /** Start a registry in this process. `settings` is a partial config tree (e.g. { deletes: { enabled: false } }). */
@@ -106,7 +109,7 @@ export async function startRegistry(settings: Record<string, unknown> = {}, data
       http: { host: '127.0.0.1', port: 0, ...(settings['http'] as object | undefined) },
     }),
   });
-  const app = await createApp(config, options.logger ?? pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }));
+  const app = await createApp(config, options.logger ?? pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }), options.findings ? { findings: options.findings } : {});
   const { port } = await app.listen();
   return {
     url: `http://127.0.0.1:${port}`,

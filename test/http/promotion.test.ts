@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestRegistry } from '../helpers/registry.js';
 import { runCli } from '../helpers/cli.js';
+import { cosignSign, ecKeyPair } from '../helpers/signing.js';
 import { ADMIN, api, auditEvents, basic, expect, startTeamRegistry, type Credentials } from '../helpers/api.js';
 import { MediaType, pushImage, pushManifest, type PushedImage } from '../helpers/oci.js';
 
@@ -117,5 +118,26 @@ describe('promotion', () => {
     const bad = await runCli(reg, ['promote', 'team/cli', 'prod/cli']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /the source needs a tag or digest/);
+  });
+
+  test("the target namespace's pull policy gates promotion: only signed images enter", async () => {
+    expect(await api(reg, 'POST', '/namespaces', { as: ADMIN, body: { name: 'secure' } }), 201);
+    expect(await api(reg, 'PUT', '/namespaces/secure/members/olivia', { as: ADMIN, body: { role: 'developer' } }), 201);
+    const key = ecKeyPair();
+    expect(await api(reg, 'POST', '/namespaces/secure/signing-keys', { as: ADMIN, body: { name: 'release', publicKey: key.publicPem } }), 201);
+    expect(await api(reg, 'PUT', '/namespaces/secure/pull-policy', { as: ADMIN, body: { requireSignature: true } }), 200);
+
+    const img = await pushImage(reg.url, 'team/gated', { reference: 'v1', headers: auth(owner) });
+    const body = { source: { repository: 'team/gated', reference: 'v1' }, target: { repository: 'secure/gated' } };
+    const refused = await api(reg, 'POST', '/promote', { as: owner, body });
+    expect(refused, 403, 'DENIED');
+    assert.match(JSON.stringify(refused.json), /has no valid signature \(namespace secure requires one\)/);
+    assert.equal((await get(reg, '/v2/secure/gated/manifests/v1', ADMIN)).status, 404, 'not tagged in the target');
+
+    // Signed in the source with the key the target trusts: the signature comes along and passes.
+    await cosignSign(reg.url, 'team/gated', img.digest, key.privateKey, { headers: auth(owner) });
+    const promoted = expect(await api(reg, 'POST', '/promote', { as: owner, body }), 201).json;
+    assert.deepEqual(promoted.tags, [`${img.digest.replace(':', '-')}.sig`]);
+    assert.equal((await get(reg, '/v2/secure/gated/manifests/v1', owner)).status, 200);
   });
 });

@@ -145,6 +145,27 @@ describe('image scanning', () => {
     assert.equal(after['summary'].vulnerabilities.LOW, 1);
   });
 
+  test("a namespace's pull policy refuses images whose scan found vulnerabilities at or above a severity", async () => {
+    await waitForScan(reg, 'team/web', 'v1', owner);
+    const pull = async () => {
+      const res = await fetch(`${reg.url}/v2/team/web/manifests/v1`, { headers: { ...auth(reader), Accept: MediaType.OciManifest } });
+      return { status: res.status, text: await res.text() };
+    };
+    assert.equal((await pull()).status, 200);
+    expect(await api(reg, 'PUT', '/namespaces/team/pull-policy', { as: owner, body: { blockSeverity: 'HIGH' } }), 200);
+    const refused = await pull();
+    assert.equal(refused.status, 403, refused.text);
+    assert.match(refused.text, /"code":"DENIED".*vulnerabilities at or above HIGH.*DSA-0001-1/);
+    assert.doesNotMatch(refused.text, /GHSA-aaaa-bbbb-cccc/, 'a MEDIUM finding does not block');
+    // Administrators are exempt; an allow-listed advisory (by its CVE alias) no longer blocks.
+    const admin = await fetch(`${reg.url}/v2/team/web/manifests/v1`, { headers: { ...auth(ADMIN), Accept: MediaType.OciManifest } });
+    assert.equal(admin.status, 200);
+    await admin.arrayBuffer();
+    expect(await api(reg, 'PUT', '/namespaces/team/pull-policy', { as: owner, body: { blockSeverity: 'HIGH', allowAdvisories: ['CVE-2026-0001'] } }), 200);
+    assert.equal((await pull()).status, 200);
+    expect(await api(reg, 'PUT', '/namespaces/team/pull-policy', { as: owner, body: {} }), 200);
+  });
+
   test('an index reports each platform; scans can be queued by hand; the queue is visible to admins', async () => {
     const h = auth(owner);
     const amd = await pushScannableImage(reg, 'team/multi', 'amd', h);

@@ -14,6 +14,9 @@ import type { Auditor, AuditInput } from '../../auth/audit.js';
 import type { AccessStore } from '../../metadata/access-store.js';
 import type { NamespacePolicies } from '../../registry/policies.js';
 import type { IdentityLimit } from '../rate-limit.js';
+import type { SigningStore } from '../../metadata/signing-store.js';
+import type { SignatureService } from '../../signing/signatures.js';
+import type { PullPolicies } from '../../signing/pull-policy.js';
 import { actorName, type Identity, type NamespaceRecord, type RobotRecord, type Role, type UserRecord } from '../../auth/model.js';
 
 export const API_PREFIX = '/api/v1';
@@ -31,6 +34,11 @@ export interface ApiContext {
   promotion: PromotionService;
   /** The per-identity rate limit, when rate limits are on. */
   limitIdentity?: IdentityLimit;
+  /** Signing keys and pull policies. */
+  signing: SigningStore;
+  signatures: SignatureService;
+  /** Told when keys or policies change, so its cached decisions go. */
+  pullPolicies: PullPolicies;
 }
 
 /** An authenticated caller: a user or a robot, as the store knows it right now. */

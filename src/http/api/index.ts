@@ -12,6 +12,7 @@ import { registerPolicyRoutes } from './policies.js';
 import { registerRetentionRoutes } from './retention.js';
 import { registerScanRoutes } from './scans.js';
 import { registerPromotionRoutes } from './promotion.js';
+import { registerSigningRoutes } from './signing.js';
 
 export type { ApiContext } from './context.js';
 
@@ -26,4 +27,5 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
   registerRetentionRoutes(app, ctx);
   registerScanRoutes(app, ctx);
   registerPromotionRoutes(app, ctx);
+  registerSigningRoutes(app, ctx);
 }

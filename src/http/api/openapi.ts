@@ -3,6 +3,7 @@
 // registered route is described.
 import { z } from 'zod';
 import { NewRetentionPolicyBody, RetentionPolicyChangesBody, RetentionRulesBody, RetentionRunBody } from './retention.js';
+import { NewSigningKeyBody, PullPolicyBody } from './signing.js';
 import type { FastifyInstance } from 'fastify';
 import { MAX_NAMESPACE_LENGTH, MAX_PASSWORD_LENGTH, MAX_ROBOT_NAME_LENGTH, MAX_USERNAME_LENGTH, MIN_PASSWORD_LENGTH } from '../../auth/names.js';
 import { publicRoute } from './context.js';
@@ -116,6 +117,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'robots', description: 'robot accounts (access tokens for CI)' },
     { name: 'audit', description: 'the audit log' },
     { name: 'policies', description: 'immutable tags and quotas per namespace; push and pull tracking per manifest' },
+    { name: 'signing', description: 'signing keys, pull policies (signature and vulnerability requirements) per namespace; signatures of a manifest' },
   ],
   paths: {
     '/openapi.json': {
@@ -359,6 +361,71 @@ export const openApiDocument: OpenApiDocument = {
         responses: { '200': ok('tags', ref('TagTrackingPage')), ...common, '400': err('BadRequest'), '404': err('NotFound') },
       },
     },
+    '/repositories/{repository}/signatures/{digest}': {
+      get: {
+        operationId: 'listSignatures',
+        summary: 'signatures of a manifest (callers who may pull the repository)',
+        description:
+          'Found under cosign\'s tag `sha256-<hex>.sig` (kind cosign) and among the referrers: cosign OCI 1.1 signatures (cosign-referrer), ' +
+          'sigstore bundles (sigstore-bundle) and Notary Project signatures (notation). cosign signatures (one entry per signature layer) are verified ' +
+          'against the signing keys of the repository\'s namespace: verified, the key that verified, or the reason it did not. Other kinds are listed only.',
+        tags: ['signing'],
+        parameters: [
+          { name: 'repository', in: 'path', required: true, description: 'the repository name (may contain slashes)', schema: { type: 'string' } },
+          { name: 'digest', in: 'path', required: true, schema: { type: 'string', examples: ['sha256:0123…'] } },
+        ],
+        responses: { '200': ok('signatures', ref('SignatureList')), ...common, '400': err('BadRequest'), '404': err('NotFound') },
+      },
+    },
+    '/namespaces/{name}/signing-keys': {
+      get: {
+        operationId: 'listSigningKeys',
+        summary: 'public keys cosign signatures are verified against (members, administrators)',
+        tags: ['signing'],
+        parameters: [par('namespace')],
+        responses: { '200': ok('keys', listOf('keys', 'SigningKey')), ...common, '404': err('NotFound') },
+      },
+      post: {
+        operationId: 'createSigningKey',
+        summary: 'add a public key (owners, administrators)',
+        description: 'PEM SubjectPublicKeyInfo (-----BEGIN PUBLIC KEY-----, as `cosign generate-key-pair` writes cosign.pub) of ECDSA P-256/P-384, RSA (2048 bits or more) or Ed25519; anything else is 400.',
+        tags: ['signing'],
+        parameters: [par('namespace')],
+        requestBody: body(ref('NewSigningKey')),
+        responses: { '201': ok('created', ref('SigningKey')), ...common, ...writes, '404': err('NotFound'), '409': err('Conflict') },
+      },
+    },
+    '/namespaces/{name}/signing-keys/{id}': {
+      delete: {
+        operationId: 'deleteSigningKey',
+        summary: 'remove a key (owners, administrators)',
+        tags: ['signing'],
+        parameters: [par('namespace'), idParameter],
+        responses: { '204': noContent, ...common, '404': err('NotFound') },
+      },
+    },
+    '/namespaces/{name}/pull-policy': {
+      get: {
+        operationId: 'getPullPolicy',
+        summary: 'what pulling an image of the namespace requires (members, administrators)',
+        tags: ['signing'],
+        parameters: [par('namespace')],
+        responses: { '200': ok('policy', ref('PullPolicy')), ...common, '404': err('NotFound') },
+      },
+      put: {
+        operationId: 'setPullPolicy',
+        summary: 'set the pull policy (owners, administrators)',
+        description:
+          'Checked on manifest GET and HEAD of images (indexes, and image manifests with a tar layer and no subject; signatures, SBOMs and other artifacts always pass). ' +
+          'requireSignature: a cosign signature verified by a key of the namespace, on the image or on an index of the repository that lists it. ' +
+          'blockSeverity: refuse images with a finding at or above it, except advisories (ids or aliases) in allowAdvisories; images not scanned yet are not blocked. ' +
+          'Refusals are 403 DENIED saying why. Administrators and robots with the scan action are exempt. Decisions are cached for about 3 seconds.',
+        tags: ['signing'],
+        parameters: [par('namespace')],
+        requestBody: body(ref('PullPolicyChange')),
+        responses: { '200': ok('policy', ref('PullPolicy')), ...common, ...writes, '404': err('NotFound') },
+      },
+    },
     '/namespaces/{name}/robots': {
       get: {
         operationId: 'listNamespaceRobots',
@@ -513,7 +580,7 @@ export const openApiDocument: OpenApiDocument = {
           },
           name: { type: 'string' },
           namespace: { type: ['string', 'null'] },
-          actions: { type: 'array', items: { type: 'string', enum: ['pull', 'push', 'delete'] } },
+          actions: { type: 'array', items: { type: 'string', enum: ['pull', 'push', 'delete', 'scan'] } },
         },
       },
       Namespace: {
@@ -560,7 +627,7 @@ export const openApiDocument: OpenApiDocument = {
         properties: {
           name: { type: 'string', examples: ['robot$team+ci', 'robot$mirror'] },
           namespace: { type: ['string', 'null'] },
-          actions: { type: 'array', items: { type: 'string', enum: ['pull', 'push', 'delete'] } },
+          actions: { type: 'array', items: { type: 'string', enum: ['pull', 'push', 'delete', 'scan'] } },
           expiresAt: { type: ['string', 'null'], format: 'date-time' },
           expired: { type: 'boolean' },
           revoked: { type: 'boolean' },
@@ -583,7 +650,13 @@ export const openApiDocument: OpenApiDocument = {
         description: 'give expiresAt or expiresInDays, or neither (no expiry)',
         properties: {
           name: { type: 'string', pattern: robotNamePattern, maxLength: MAX_ROBOT_NAME_LENGTH },
-          actions: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: ['pull', 'push', 'delete'] } },
+          actions: {
+            type: 'array',
+            minItems: 1,
+            uniqueItems: true,
+            description: 'scan: the scanner role, exempt from pull policies (give pull too)',
+            items: { type: 'string', enum: ['pull', 'push', 'delete', 'scan'] },
+          },
           expiresAt: { type: 'string', format: 'date-time' },
           expiresInDays: { type: 'integer', minimum: 1, maximum: 3650 },
         },
@@ -644,6 +717,58 @@ export const openApiDocument: OpenApiDocument = {
           removedManifests: { type: 'array', description: 'up to 1000', items: { type: 'object', properties: { repository: { type: 'string' }, digest: { type: 'string' }, size: { type: 'integer' } } } },
           immutableKept: { type: 'array', description: 'tags the policy would remove that an immutable-tag rule keeps', items: { type: 'object' } },
           durationMs: { type: 'integer' },
+        },
+      },
+      NewSigningKey: jsonSchema(NewSigningKeyBody, 'input'),
+      SigningKey: {
+        type: 'object',
+        required: ['id', 'namespace', 'name', 'algorithm', 'fingerprint', 'publicKey', 'createdBy', 'createdAt'],
+        properties: {
+          id: { type: 'string' },
+          namespace: { type: 'string' },
+          name: { type: 'string' },
+          algorithm: { type: ['string', 'null'], examples: ['ecdsa-p256', 'ecdsa-p384', 'rsa-3072', 'ed25519'] },
+          fingerprint: { type: ['string', 'null'], description: 'sha256 of the DER SubjectPublicKeyInfo' },
+          publicKey: { type: 'string', description: 'PEM' },
+          createdBy: { type: 'string' },
+          createdAt: { type: 'string', format: 'date-time' },
+        },
+      },
+      PullPolicyChange: jsonSchema(PullPolicyBody, 'input'),
+      PullPolicy: {
+        type: 'object',
+        required: ['namespace', 'requireSignature', 'blockSeverity', 'allowAdvisories', 'updatedBy', 'updatedAt'],
+        properties: {
+          namespace: { type: 'string' },
+          requireSignature: { type: 'boolean' },
+          blockSeverity: { type: ['string', 'null'], enum: ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', null] },
+          allowAdvisories: { type: 'array', items: { type: 'string' } },
+          updatedBy: { type: ['string', 'null'] },
+          updatedAt: { type: ['string', 'null'], format: 'date-time' },
+        },
+      },
+      SignatureList: {
+        type: 'object',
+        required: ['repository', 'digest', 'signatures'],
+        properties: {
+          repository: { type: 'string' },
+          digest: { type: 'string' },
+          signatures: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['kind', 'digest', 'artifactType'],
+              properties: {
+                kind: { type: 'string', enum: ['cosign', 'cosign-referrer', 'sigstore-bundle', 'notation'] },
+                digest: { type: 'string', description: 'the signature manifest' },
+                artifactType: { type: ['string', 'null'] },
+                payloadDigest: { type: 'string', description: 'cosign: the simple-signing payload blob' },
+                verified: { type: 'boolean', description: 'cosign: whether a key of the namespace verified it for this manifest' },
+                key: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, algorithm: { type: 'string' } } },
+                reason: { type: 'string', description: 'cosign: why it did not verify' },
+              },
+            },
+          },
         },
       },
       NewImmutableRule: {

@@ -3,7 +3,8 @@
 //     (members read them; owners and administrators add and remove them)
 //   /namespaces/{name}/quota                    limits and usage (members read; administrators set)
 //   /repositories/{name}/tags                   tags with pushedAt/pushedBy/lastPulledAt/pullCount
-//     (anyone who may pull the repository)
+//     (anyone who may pull the repository); /repositories/{name}/signatures/{digest} is
+//     answered by signing.ts
 // Every change goes to the audit log.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -12,6 +13,7 @@ import { TAG_PATTERN } from '../../registry/policies.js';
 import type { ImmutableRule, NamespaceQuota, TagStats } from '../../metadata/policy-store.js';
 import { audit, conflict, denied, notFound, param, readJson, readQuery, requireAdmin, route, type ApiContext, type Caller } from './context.js';
 import { managedNamespace, visibleNamespace } from './namespaces.js';
+import { listSignatures } from './signing.js';
 
 export const NewImmutableRuleBody = z.strictObject({
   pattern: z.string().regex(TAG_PATTERN, { message: 'pattern: 1 to 128 tag characters (letters, digits, _ . -) and the wildcards * and ?' }),
@@ -97,9 +99,12 @@ export function registerPolicyRoutes(app: FastifyInstance, ctx: ApiContext): voi
     return { body: await quotaView(ctx, namespace.name, quota) };
   });
 
-  // Repository names contain slashes: the rest of the path is `<name>/tags`.
+  // Repository names contain slashes: the rest of the path is `<name>/tags` or
+  // `<name>/signatures/<digest>` (signing.ts answers those).
   route(app, ctx, 'GET', '/repositories/*', async (_ctx, request, caller) => {
     const rest = param(request, '*');
+    const signatures = /^(.+)\/signatures\/([^/]+)$/.exec(rest);
+    if (signatures && isValidName(signatures[1]!)) return listSignatures(ctx, caller, signatures[1]!, signatures[2]!);
     const name = rest.endsWith('/tags') ? rest.slice(0, -'/tags'.length) : '';
     if (!isValidName(name)) throw notFound('unknown API endpoint');
     const query = readQuery(request, TagsQuery);

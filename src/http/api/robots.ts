@@ -2,12 +2,13 @@
 // in one namespace (`robot$<namespace>+<name>`, managed by its owners and administrators) and
 // /api/v1/robots for system-wide ones (`robot$<name>`, administrators only). The secret is
 // generated here, shown once in the answer to the POST, and kept only as an argon2id hash.
-// Revoking keeps the record (for the audit trail); the name stays taken.
+// Revoking keeps the record (for the audit trail); the name stays taken. Actions are pull,
+// push, delete and `scan`: the scanner's role, exempt from pull policies (it needs pull too).
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { hashSecret, ROBOT_PREFIX } from '../../auth/authenticate.js';
-import { REPOSITORY_ACTIONS, type RepositoryAction, type RobotRecord } from '../../auth/model.js';
+import { ROBOT_ACTIONS, type RobotAction, type RobotRecord } from '../../auth/model.js';
 import { isValidRobotShortName, ROBOT_NAME_RULE } from '../../auth/names.js';
 import { audit, badRequest, conflict, notFound, param, readJson, requireAdmin, robotView, route, type ApiContext, type Caller } from './context.js';
 import { managedNamespace } from './namespaces.js';
@@ -18,7 +19,7 @@ export const NewRobotBody = z
   .strictObject({
     name: z.string().refine(isValidRobotShortName, { message: `name: ${ROBOT_NAME_RULE}` }),
     actions: z
-      .array(z.enum(REPOSITORY_ACTIONS as [RepositoryAction, ...RepositoryAction[]]))
+      .array(z.enum(ROBOT_ACTIONS as [RobotAction, ...RobotAction[]]))
       .min(1)
       .transform((a) => [...new Set(a)]),
     expiresAt: z.iso.datetime({ offset: true }).optional(),

@@ -29,8 +29,8 @@ async function readLimited(request: FastifyRequest, limit: number): Promise<Buff
   return Buffer.concat(parts, total);
 }
 
-export const getManifest: V2Handler = async (ctx, request, reply, { name, reference }) => {
-  const manifest = await ctx.manifests.get(name!, reference!, parseAccept(request.headers.accept), { countPull: request.method === 'GET' });
+export const getManifest: V2Handler = async (ctx, request, reply, { name, reference }, access) => {
+  const manifest = await ctx.manifests.get(name!, reference!, parseAccept(request.headers.accept), { countPull: request.method === 'GET', identity: access.identity });
   reply
     .code(200)
     .header('Content-Type', manifest.mediaType)

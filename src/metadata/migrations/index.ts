@@ -253,6 +253,32 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
           .execute();
       },
     },
+    // Supply-chain policies per namespace (by name, like 0030): public keys that cosign
+    // signatures are verified against, and what a pull requires (a valid signature, no findings
+    // at or above a severity, except allow-listed advisories).
+    '0060_signing': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('signing_keys')
+          .addColumn('id', text(64), (c) => c.primaryKey())
+          .addColumn('namespace', text(255), (c) => c.notNull())
+          .addColumn('name', text(64), (c) => c.notNull())
+          .addColumn('public_key', 'text', (c) => c.notNull())
+          .addColumn('created_by', text(255), (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addUniqueConstraint('signing_keys_name', ['namespace', 'name'])
+          .execute();
+        await db.schema
+          .createTable('pull_policies')
+          .addColumn('namespace', text(255), (c) => c.primaryKey())
+          .addColumn('require_signature', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('block_severity', text(16))
+          .addColumn('allow_advisories', 'text', (c) => c.notNull())
+          .addColumn('updated_by', text(255), (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
     // Image scans: a persistent job queue (one job per manifest digest, claimed with a lease so
     // a node that dies mid-scan hands it over) and the result per digest (content addressed: the
     // same image in two repositories is scanned once).
