@@ -90,6 +90,12 @@ export interface App {
   /** Read the TLS certificate and key again (SIGHUP); new connections use them. */
   reloadTls(): void;
   /**
+   * Apply a re-read configuration without dropping connections (SIGHUP): the log level and the
+   * TLS certificate take effect at once (the certificate files are read again even when their
+   * names did not change); other changed settings are listed as needing a restart.
+   */
+  reload(next: Config): { applied: string[]; restartRequired: string[] };
+  /**
    * Listen on the configured host and port; resolves with the bound address (and that of
    * /metrics when metrics.port gives it a port of its own).
    */
@@ -297,6 +303,26 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       (server.server as unknown as HttpsServer).setSecureContext(readTls(config));
       logger.info({ certFile: config.http.tls.certFile }, 'TLS certificate reloaded');
     },
+    reload(next: Config) {
+      const changed = changedSettings(config, next);
+      const applied: string[] = [];
+      // A server started without TLS cannot start using it (nor stop) without a restart.
+      if (config.http.tls.certFile && next.http.tls.certFile) {
+        (server.server as unknown as HttpsServer).setSecureContext(readTls(next));
+        config.http.tls = next.http.tls;
+        applied.push('http.tls');
+      }
+      const levelChanged = changed.includes('log.level');
+      if (levelChanged) applied.push('log.level');
+      const restartRequired = changed.filter((path) => path !== 'log.level' && !(applied.includes('http.tls') && path.startsWith('http.tls.')));
+      // Logged before a new level applies, so a quieter level does not hide the reload itself.
+      logger.info({ applied, restartRequired }, 'configuration reloaded');
+      if (levelChanged) {
+        logger.level = next.log.level;
+        config.log.level = next.log.level;
+      }
+      return { applied, restartRequired };
+    },
     async listen() {
       await server.listen({ host: config.http.host, port: config.http.port });
       const address = server.server.address();
@@ -369,4 +395,13 @@ async function setUpAuth(config: Config, access: AccessStore, auditor: Auditor, 
 
 function readTls(config: Config): { cert: Buffer; key: Buffer } {
   return { cert: readFileSync(config.http.tls.certFile!), key: readFileSync(config.http.tls.keyFile!) };
+}
+
+/** Dotted paths of the settings whose values differ (secrets compared, never printed). */
+export function changedSettings(a: unknown, b: unknown, prefix = ''): string[] {
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].sort().flatMap((k) => changedSettings((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], prefix ? `${prefix}.${k}` : k));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
 }

@@ -25,11 +25,12 @@ export function serveCommand(): Command {
           },
         );
       };
+      // Re-read the configuration (file, environment, flags) and apply what can change live.
       process.on('SIGHUP', () => {
         try {
-          app.reloadTls();
+          app.reload(configFromFlags(flags));
         } catch (err) {
-          app.logger.error({ err }, 'TLS reload failed; keeping the current certificate');
+          app.logger.error({ err: err instanceof Error ? err.message : err }, 'configuration reload failed; keeping the current configuration');
         }
       });
       process.on('SIGINT', () => stop('SIGINT'));

@@ -1,6 +1,6 @@
 // MetadataStore on any SQL database Kysely speaks (SQLite, PostgreSQL): the queries are
 // written once; drivers only open the connection and pick the dialect.
-import { Migrator, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { Migrator, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { migrationProvider, type SqlDialect } from './migrations/index.js';
 import { toNumber, type Database, type ManifestsTable } from './schema.js';
 import type { AccessStore } from './access-store.js';
@@ -125,14 +125,37 @@ export class SqlMetadataStore implements MetadataStore {
     return this.migrateWith(this.db);
   }
 
+  private async executedMigrationNames(db: Kysely<Database>): Promise<string[]> {
+    try {
+      const rows = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+      return rows.rows.map((r) => r.name);
+    } catch {
+      return []; // a new database: no migration table yet
+    }
+  }
+
   /** Migrations this database has not had yet (`registry doctor`). */
   async pendingMigrations(): Promise<string[]> {
     const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
     return (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);
   }
 
+  /** Migrations the database has that this version does not know (a newer node ran them). */
+  newerMigrations: string[] = [];
+
   protected async migrateWith(db: Kysely<Database>): Promise<string[]> {
     const migrator = new Migrator({ db, provider: migrationProvider(this.dialect) });
+    // During a rolling upgrade newer nodes may have migrated further. Migrations only expand the
+    // schema (new tables and nullable columns; removals come in a later release), so an older
+    // node keeps working on it, as long as it has every migration it knows itself.
+    const known = await migrator.getMigrations();
+    const executed = await this.executedMigrationNames(db);
+    this.newerMigrations = executed.filter((name) => !known.some((m) => m.name === name));
+    if (this.newerMigrations.length > 0) {
+      const missing = known.filter((m) => m.executedAt === undefined).map((m) => m.name);
+      if (missing.length > 0) throw new Error(`the database has migrations this version does not know (${this.newerMigrations.join(', ')}) and lacks some it knows (${missing.join(', ')}): run the newest version`);
+      return [];
+    }
     const { error, results } = await migrator.migrateToLatest();
     if (error) throw error instanceof Error ? error : new Error(String(error));
     return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

@@ -40,7 +40,7 @@ export function scaleOut(): boolean {
 const backendNames = new Map<string, string>();
 
 /** One database and prefix per data dir, so a restarted registry finds its own data again. */
-async function backendSettings(dataDir: string, forceScaleOut = false): Promise<Record<string, unknown>> {
+export async function backendSettings(dataDir: string, forceScaleOut = false): Promise<Record<string, unknown>> {
   if (!scaleOut() && !forceScaleOut) return {};
   const env = process.env;
   for (const name of ['TEST_POSTGRES_URL', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) {
@@ -134,10 +134,14 @@ export interface RegistryProcess {
 }
 
 /** Start `registry serve` as a child process on `port` (0 = pick a free one) with data in `dataDir`. */
-export async function spawnRegistry(dataDir: string, port = 0, extraEnv: Record<string, string> = {}, forceScaleOut = false): Promise<RegistryProcess> {
+/** `cli`: the compiled entry point to run (another version's, for upgrade tests). */
+export async function spawnRegistry(dataDir: string, port = 0, extraEnv: Record<string, string> = {}, forceScaleOut = false, cli = CLI): Promise<RegistryProcess> {
   const backend = await backendEnv(dataDir, forceScaleOut);
-  const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir], {
-    env: { ...process.env, REGISTRY_LOG_LEVEL: 'info', ...backend, ...extraEnv },
+  const env: Record<string, string | undefined> = { ...process.env, REGISTRY_LOG_LEVEL: 'info', ...backend, ...extraEnv };
+  // An empty value in extraEnv unsets the variable.
+  for (const [k, v] of Object.entries(env)) if (v === '') delete env[k];
+  const child = spawn(process.execPath, [cli, 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir], {
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));

@@ -166,11 +166,16 @@ describe('retention policies', () => {
 
   test('remove tags pushed more than D days ago and not pulled for D days', async () => {
     const repo = 'team/aged';
+    const pushedOld = Date.now();
     await pushTags(reg, repo, ['old-pulled', 'old-idle'], owner);
-    await sleep(1600);
+    await sleep(3000);
+    const pulled = Date.now();
     assert.equal(await manifestStatus(reg, repo, 'old-pulled', owner), 200);
     await pushTags(reg, repo, ['fresh'], owner);
-    const id = await createPolicy(reg, owner, { repositories: 'aged', rules: { olderThanDays: SECOND_IN_DAYS, notPulledForDays: SECOND_IN_DAYS } });
+    // A threshold halfway between the pull (and the fresh push) and the old pushes, however
+    // long the steps above took on a busy machine: up to 1.5 s may pass until the run.
+    const days = (Date.now() - pulled + (pulled - pushedOld) / 2) * (SECOND_IN_DAYS / 1000);
+    const id = await createPolicy(reg, owner, { repositories: 'aged', rules: { olderThanDays: days, notPulledForDays: days } });
     const report = await run(reg, owner, id, false);
     assert.deepEqual(report.removedTags.map((t: { tag: string }) => t.tag), ['old-idle']);
     assert.match(report.removedTags[0].reason, /pushed \d+ days ago; never pulled/);
