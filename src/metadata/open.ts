@@ -44,6 +44,9 @@ export interface OpenedMetadata {
 /** The metadata store (behind the Redis cache when one is configured) and the access store. */
 export async function openMetadataStore(config: Config, logger: Logger): Promise<OpenedMetadata> {
   const store = await openSqlStore(config);
+  if (store.newerMigrations.length > 0) {
+    logger.warn({ migrations: store.newerMigrations }, 'the database has migrations of a newer release (a rolling upgrade?): serving on the expanded schema');
+  }
   const stores = { access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns(), scans: store.scans(), signing: store.signing() };
   if (!config.redis.url) return { metadata: store, ...stores };
   const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('./cached.js'), import('../cache/cache.js')]);
