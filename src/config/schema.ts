@@ -147,7 +147,7 @@ export const ConfigSchema = z
         /** Serve the web UI at / (same port and access rules as the API). */
         enabled: z.stringbool().or(z.boolean()).default(true),
         /** A web UI login lasts this long (then the user logs in again). */
-        sessionTtlSeconds: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(12 * 3600),
+        sessionTtlSeconds: z.coerce.number().int().min(1).max(30 * 24 * 3600).default(12 * 3600),
         /**
          * The Secure attribute of the session cookie: `auto` sets it when the registry serves
          * HTTPS itself or a proxy in front says so (X-Forwarded-Proto: https); `always` when a
