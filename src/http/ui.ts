@@ -61,7 +61,8 @@ export function registerUi(app: FastifyInstance, dir: string = DEFAULT_UI_DIR): 
   app.get('/*', async (request, reply) => {
     const url = request.raw.url ?? '/';
     const path = url.split('?')[0]!;
-    if (RESERVED.test(path)) throw new RegistryError('NAME_UNKNOWN', 'unknown API endpoint', undefined, { status: 404 });
+    // Dot segments are never a route of the app (and never reach the file list).
+    if (RESERVED.test(path) || path.includes('/..')) throw new RegistryError('NAME_UNKNOWN', 'unknown API endpoint', undefined, { status: 404 });
     const file = files.get(path);
     if (file && path !== '/index.html') {
       // Vite names assets by content hash: they never change under their name.
