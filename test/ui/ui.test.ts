@@ -19,8 +19,8 @@ const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const SHOTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../docs/screenshots');
 const EXTRA_REPOSITORIES = 55;
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+async function shot(page: Page, name: string, fullPage = true): Promise<void> {
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
 }
 
 async function logIn(page: Page, base: string, c: Credentials): Promise<void> {
@@ -164,7 +164,7 @@ describe('web UI in a browser', { skip: existsSync(CHROMIUM) ? false : `no brows
     await page.locator('a.repo-link').first().waitFor();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 1, `the page is ${overflow}px wider than the screen`);
-    await shot(page, 'phone');
+    await shot(page, 'phone', false);
     await page.goto(`${reg.url}/r/team/app/-/v1`);
     await page.getByRole('heading', { name: 'Layers' }).waitFor();
     assert.ok((await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)) <= 1, 'manifest page overflows');

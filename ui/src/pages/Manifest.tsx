@@ -240,6 +240,13 @@ interface ImageScan {
 }
 type ScanAnswer = ({ kind: 'image' } & ImageScan) | { kind: 'index'; platforms: ImageScan[] } | { kind: 'artifact'; status: string };
 
+function countsOf(s: ImageScan): string {
+  const v = s.summary?.vulnerabilities ?? {};
+  return SEVERITIES.filter((k) => v[k])
+    .map((k) => `${v[k]} ${k.toLowerCase()}`)
+    .join(', ');
+}
+
 function Vulnerabilities({ repository, digest }: { repository: string; digest: string }) {
   const { session } = useSession();
   const [severity, setSeverity] = useState<string>('');
@@ -271,11 +278,7 @@ function Vulnerabilities({ repository, digest }: { repository: string; digest: s
           <p>
             <code>{shortDigest(s.digest)}</code>: {s.status}
             {s.scannedAt ? `, scanned ${formatTime(s.scannedAt)}` : ''}
-            {s.summary?.vulnerabilities &&
-              ' · ' +
-                SEVERITIES.filter((k) => s.summary!.vulnerabilities![k])
-                  .map((k) => `${s.summary!.vulnerabilities![k]} ${k.toLowerCase()}`)
-                  .join(', ')}
+            {countsOf(s) && ` · ${countsOf(s)}`}
           </p>
           {s.findings && s.findings.length === 0 && <p className="muted">No findings{severity ? ` at ${severity.toLowerCase()} or above` : ''}.</p>}
           {s.findings && s.findings.length > 0 && (
