@@ -2,64 +2,16 @@
 // (platform, labels, environment, history), the platforms of an index, its tags and referrers.
 // Built from the stored manifest; the configuration blob is read only when it is small.
 import type { ManifestRecord, ReferrerRecord } from '../metadata/store.js';
-import { parseManifest, type Descriptor, type Platform } from './manifest.js';
+import { parseManifest, type Descriptor } from './manifest.js';
+import type { DescriptorView, ImageConfigSummary, ManifestDetails } from './manifest-view.js';
 import { isIndexMediaType } from './media-types.js';
+
+export type { DescriptorView, HistoryEntry, ImageConfigSummary, ManifestDetails } from './manifest-view.js';
 
 /** Larger configuration blobs are not read (an image's is a few kilobytes). */
 export const CONFIG_READ_LIMIT = 1024 * 1024;
 
 const IMAGE_CONFIG_TYPES = new Set<string>(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
-
-export interface DescriptorView {
-  digest: string;
-  mediaType: string;
-  size: number;
-  artifactType?: string;
-  platform?: Platform;
-  annotations?: Record<string, string>;
-}
-
-export interface HistoryEntry {
-  created: string | null;
-  createdBy: string | null;
-  comment: string | null;
-  emptyLayer: boolean;
-}
-
-export interface ImageConfigSummary {
-  created: string | null;
-  architecture: string | null;
-  os: string | null;
-  variant: string | null;
-  author: string | null;
-  labels: Record<string, string>;
-  env: string[];
-  entrypoint: string[] | null;
-  cmd: string[] | null;
-  workingDir: string | null;
-  user: string | null;
-  exposedPorts: string[];
-  history: HistoryEntry[];
-}
-
-export interface ManifestDetails {
-  repository: string;
-  digest: string;
-  mediaType: string;
-  kind: 'index' | 'image' | 'artifact';
-  size: number;
-  /** The manifest, its configuration and layers (an index: the sizes its entries declare). */
-  totalSize: number;
-  artifactType: string | null;
-  annotations: Record<string, string>;
-  subject: DescriptorView | null;
-  config: (DescriptorView & { image: ImageConfigSummary | null }) | null;
-  layers: DescriptorView[];
-  manifests: DescriptorView[];
-  tags: string[];
-  referrers: DescriptorView[];
-  createdAt: string;
-}
 
 export interface DetailSources {
   /** The configuration blob's bytes, or undefined when it is absent or too large. */

@@ -99,47 +99,5 @@ export interface TagRow {
   pullCount: number;
 }
 
-export interface DescriptorView {
-  digest: string;
-  mediaType: string;
-  size: number;
-  artifactType?: string;
-  platform?: { os: string; architecture: string; variant?: string };
-  annotations?: Record<string, string>;
-}
-
-export interface ManifestDetails {
-  repository: string;
-  digest: string;
-  mediaType: string;
-  kind: 'index' | 'image' | 'artifact';
-  size: number;
-  totalSize: number;
-  artifactType: string | null;
-  annotations: Record<string, string>;
-  subject: DescriptorView | null;
-  config:
-    | (DescriptorView & {
-        image: {
-          created: string | null;
-          architecture: string | null;
-          os: string | null;
-          variant: string | null;
-          author: string | null;
-          labels: Record<string, string>;
-          env: string[];
-          entrypoint: string[] | null;
-          cmd: string[] | null;
-          workingDir: string | null;
-          user: string | null;
-          exposedPorts: string[];
-          history: { created: string | null; createdBy: string | null; comment: string | null; emptyLayer: boolean }[];
-        } | null;
-      })
-    | null;
-  layers: DescriptorView[];
-  manifests: DescriptorView[];
-  tags: string[];
-  referrers: DescriptorView[];
-  createdAt: string;
-}
+// The manifest view is the server's own type (a type-only import: nothing of the server is bundled).
+export type { DescriptorView, ManifestDetails } from '../../src/registry/manifest-view.js';

@@ -2,7 +2,7 @@
 // once), immutable-tag rules, retention policies with a dry-run preview, quota and usage, and
 // webhooks (when this registry has them). Members read; owners and administrators change.
 import { useState } from 'react';
-import { ApiForm } from './forms';
+import { ApiForm, DeleteButton } from './forms';
 import { Link, NavLink, useParams } from 'react-router';
 import { api, enc, formatBytes, formatTime, optional } from '../api';
 import { CopyField, Denied, Empty, ErrorBox, Loading, useLoad } from '../components';
@@ -94,11 +94,7 @@ function Members({ base, manage }: { base: string; manage: boolean }) {
           {data.members.map((m) => (
             <li key={m.username}>
               {m.username} <span className="badge">{m.role}</span>{' '}
-              {manage && (
-                <button type="button" onClick={() => api('DELETE', `${base}/members/${enc(m.username)}`).then(reload, reload)}>
-                  Remove
-                </button>
-              )}
+              {manage && <DeleteButton path={`${base}/members/${enc(m.username)}`} onDone={reload} />}
             </li>
           ))}
         </ul>
@@ -192,11 +188,7 @@ function Robots({ base }: { base: string }) {
           {data.robots.map((r) => (
             <li key={r.name}>
               <code>{r.name}</code> {r.actions.join(', ')} · {r.revoked ? 'revoked' : r.expiresAt ? `expires ${formatTime(r.expiresAt)}` : 'never expires'} · last used {formatTime(r.lastUsedAt)}{' '}
-              {!r.revoked && (
-                <button type="button" onClick={() => api('DELETE', `${base}/robots/${enc(r.name)}`).then(reload, reload)}>
-                  Revoke
-                </button>
-              )}
+              {!r.revoked && <DeleteButton path={`${base}/robots/${enc(r.name)}`} label="Revoke" onDone={reload} />}
             </li>
           ))}
         </ul>
@@ -217,11 +209,7 @@ function ImmutableRules({ base, manage }: { base: string; manage: boolean }) {
         {data?.rules.map((r) => (
           <li key={r.id}>
             <code>{r.pattern}</code> <span className="muted">by {r.createdBy}</span>{' '}
-            {manage && (
-              <button type="button" onClick={() => api('DELETE', `${base}/immutable-rules/${r.id}`).then(reload, reload)}>
-                Remove
-              </button>
-            )}
+            {manage && <DeleteButton path={`${base}/immutable-rules/${r.id}`} onDone={reload} />}
           </li>
         ))}
       </ul>

@@ -1,4 +1,5 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
+import { api } from '../api';
 import { ErrorBox } from '../components';
 
 /** A form whose submit calls the API, then reloads; errors are shown beside it. */
@@ -23,3 +24,12 @@ export function ApiForm({ label, onSubmit, children }: { label: string; onSubmit
   );
 }
 
+
+/** A button that DELETEs an API resource, then reloads the list it is in. */
+export function DeleteButton({ path, label = 'Remove', onDone }: { path: string; label?: string; onDone: () => void }) {
+  return (
+    <button type="button" onClick={() => api('DELETE', path).then(onDone, onDone)}>
+      {label}
+    </button>
+  );
+}
