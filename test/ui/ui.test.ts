@@ -65,6 +65,7 @@ describe('web UI in a browser', { skip: existsSync(CHROMIUM) ? false : `no brows
     await page.getByRole('link', { name: /team\/app/ }).click();
     await page.getByRole('heading', { name: 'team/app' }).waitFor();
     const rows = page.locator('table tbody tr');
+    await rows.nth(1).waitFor();
     assert.equal(await rows.count(), 2);
     assert.match((await rows.first().textContent()) ?? '', /v1.*sha256:.*8\d\.\d KB.*linux\/amd64.*by olivia/);
     assert.match((await page.locator('.pull').textContent()) ?? '', new RegExp(`docker pull ${reg.host}/team/app:v1`));
@@ -86,6 +87,12 @@ describe('web UI in a browser', { skip: existsSync(CHROMIUM) ? false : `no brows
     await page.getByRole('link', { name: 'linux/arm64' }).click();
     await page.getByText('linux/arm64', { exact: true }).waitFor();
     assert.match(page.url(), /\/r\/team\/multi\/-\/sha256:/);
+
+    await page.goto(`${reg.url}/namespaces/team/quota`);
+    await page.getByLabel('Storage limit (GB)').fill('0.01');
+    await page.getByRole('button', { name: 'Set limits' }).click();
+    await page.getByText(/Storage: .* of 10\.0 MB \(\d+%\)/).waitFor();
+    await shot(page, 'quota');
     await page.close();
   });
 

@@ -16,10 +16,29 @@ interface NamespaceRow {
 }
 
 export function NamespacesPage() {
-  const { data, error } = useLoad(() => api<{ namespaces: NamespaceRow[] }>('GET', '/api/v1/namespaces'), []);
+  const { data, error, reload } = useLoad(() => api<{ namespaces: NamespaceRow[] }>('GET', '/api/v1/namespaces'), []);
   return (
     <>
       <h1>Namespaces</h1>
+      <ApiForm
+        label="Create a namespace"
+        onSubmit={async (f) => {
+          await api('POST', '/api/v1/namespaces', { name: f.get('name'), visibility: f.get('visibility') });
+          reload();
+        }}
+      >
+        <label>
+          Name <input name="name" required />
+        </label>
+        <label>
+          Visibility
+          <select name="visibility" defaultValue="private">
+            <option>private</option>
+            <option>public</option>
+          </select>
+        </label>
+        <button type="submit">Create namespace</button>
+      </ApiForm>
       <ErrorBox error={error} />
       {!data && !error && <Loading />}
       {data?.namespaces.length === 0 && <Empty title="You belong to no namespace yet.">Pushing to a repository named after your username creates yours.</Empty>}
@@ -328,7 +347,8 @@ function Retention({ base, manage }: { base: string; manage: boolean }) {
 }
 
 function Quota({ base }: { base: string }) {
-  const { data, error } = useLoad(
+  const admin = useSession().session.user?.admin === true;
+  const { data, error, reload } = useLoad(
     () => api<{ limitBytes: number | null; usedBytes: number; limitRepositories: number | null; repositories: number }>('GET', `${base}/quota`),
     [base],
   );
@@ -341,6 +361,25 @@ function Quota({ base }: { base: string }) {
           <Usage label="Storage" used={data.usedBytes} limit={data.limitBytes} format={formatBytes} />
           <Usage label="Repositories" used={data.repositories} limit={data.limitRepositories} format={String} />
         </>
+      )}
+      {admin && (
+        <ApiForm
+          label="Set the quota"
+          onSubmit={async (f) => {
+            const limit = (name: string) => (f.get(name) ? Number(f.get(name)) : null);
+            const gb = limit('limitGb');
+            await api('PUT', `${base}/quota`, { limitBytes: gb === null ? null : Math.round(gb * 1e9), limitRepositories: limit('limitRepositories') });
+            reload();
+          }}
+        >
+          <label>
+            Storage limit (GB) <input name="limitGb" type="number" min="0" step="any" />
+          </label>
+          <label>
+            Repository limit <input name="limitRepositories" type="number" min="0" />
+          </label>
+          <button type="submit">Set limits</button>
+        </ApiForm>
       )}
     </section>
   );
