@@ -301,7 +301,6 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
           .addColumn('expires_at', 'bigint', (c) => c.notNull())
           .execute();
         await db.schema.createIndex('sessions_expires').on('sessions').column('expires_at').execute();
-        await db.schema.createIndex('sessions_username').on('sessions').column('username').execute();
       },
     },
   };

@@ -1,6 +1,7 @@
 // Administrator pages: users, the audit log, and the state of background work (scan queue,
 // vulnerability database). The API refuses them to anyone else; the UI does not offer them.
 import { useState } from 'react';
+import { useSearchParams } from 'react-router';
 import { api, enc, formatTime, optional } from '../api';
 import { Denied, Empty, ErrorBox, Loading, useLoad } from '../components';
 import { useSession } from '../session';
@@ -12,6 +13,7 @@ function useAdmin(): boolean {
 
 export function UsersPage() {
   const admin = useAdmin();
+  const me = useSession().session.user?.name;
   const { data, error, reload } = useLoad(
     () => (admin ? api<{ users: { username: string; admin: boolean; disabled: boolean; createdAt: string }[] }>('GET', '/api/v1/users') : Promise.resolve(undefined)),
     [admin],
@@ -26,7 +28,12 @@ export function UsersPage() {
         {data?.users.map((u) => (
           <li key={u.username}>
             {u.username} {u.admin && <span className="badge">admin</span>} {u.disabled && <span className="badge warn">disabled</span>}{' '}
-            <span className="muted">since {formatTime(u.createdAt)}</span>
+            <span className="muted">since {formatTime(u.createdAt)}</span>{' '}
+            {u.username !== me && (
+              <button type="button" onClick={() => api('PATCH', `/api/v1/users/${enc(u.username)}`, { disabled: !u.disabled }).then(reload, reload)}>
+                {u.disabled ? 'Enable' : 'Disable'}
+              </button>
+            )}
           </li>
         ))}
       </ul>
@@ -65,7 +72,8 @@ interface AuditEvent {
 
 export function AuditPage() {
   const admin = useAdmin();
-  const [filter, setFilter] = useState({ actor: '', action: '' });
+  const [params] = useSearchParams();
+  const [filter, setFilter] = useState({ actor: params.get('actor') ?? '', action: params.get('action') ?? '' });
   const [before, setBefore] = useState<number>();
   const query = new URLSearchParams({ limit: '50' });
   if (filter.actor) query.set('actor', filter.actor);
@@ -81,10 +89,10 @@ export function AuditPage() {
       <h1>Audit log</h1>
       <div className="toolbar">
         <label>
-          Actor <input name="actor" onChange={(e) => (setBefore(undefined), setFilter({ ...filter, actor: e.target.value }))} />
+          Actor <input name="actor" defaultValue={filter.actor} onChange={(e) => (setBefore(undefined), setFilter({ ...filter, actor: e.target.value }))} />
         </label>
         <label>
-          Action <input name="action" placeholder="login, push, robot.create…" onChange={(e) => (setBefore(undefined), setFilter({ ...filter, action: e.target.value }))} />
+          Action <input name="action" defaultValue={filter.action} placeholder="login, push, robot.create…" onChange={(e) => (setBefore(undefined), setFilter({ ...filter, action: e.target.value }))} />
         </label>
       </div>
       <ErrorBox error={error} />
@@ -160,8 +168,8 @@ export function SystemPage() {
       )}
       <h2>Garbage collection</h2>
       <p className="muted">
-        Runs with <code>registry gc</code> or every <code>gc.intervalMs</code>; its results are in the metrics (<code>/metrics</code>) and the audit log (
-        <a href={`/admin/audit?action=${enc('gc')}`}>gc events</a>).
+        Runs with <code>registry gc</code> or every <code>gc.intervalMs</code>; its runs, deleted blobs and freed bytes are in the metrics at <code>/metrics</code> (
+        <code>registry_gc_runs_total</code>, <code>registry_gc_bytes_freed_total</code>, …). The web UI has no GC status endpoint yet.
       </p>
     </>
   );
