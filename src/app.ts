@@ -35,6 +35,10 @@ import { RateLimiter } from './auth/rate-limit.js';
 import { identityLimit, rateLimitedGuard } from './http/rate-limit.js';
 import type { Counter } from './auth/throttle.js';
 import type { Server } from 'node:http';
+import { SessionService } from './auth/sessions.js';
+import type { SessionStore } from './metadata/session-store.js';
+import { apiReader, openReader, registerBrowseRoutes } from './http/api/browse.js';
+import { registerUi } from './http/ui.js';
 
 /** How long /readyz waits for each backend. */
 const READY_TIMEOUT_MS = 2_000;
@@ -106,7 +110,7 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level }), options: AppOptions = {}): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, signing } = await openMetadataStore(config, logger);
+  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, signing, sessions: sessionStore, browse } = await openMetadataStore(config, logger);
   const auditor = new Auditor(access, logger);
   const signatures = new SignatureService(metadata, blobStore, signing);
   // Findings come from the scanner's stored results (scanService is created further down).
@@ -137,7 +141,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   if (recovered.removedStaged || recovered.removedSessions) logger.info(recovered, 'cleaned up after an unclean stop');
 
   const counter: Counter = redis ?? new MemoryCounter();
-  const auth = config.auth.enabled ? await setUpAuth(config, access, auditor, counter) : undefined;
+  const auth = config.auth.enabled ? await setUpAuth(config, access, auditor, counter, sessionStore) : undefined;
 
   const metrics = new Metrics(
     { uploadSessions: async () => (await metadata.listUploadIds()).length, usedBytesByNamespace: () => policyStore.usedBytesByNamespace() },
@@ -210,16 +214,38 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     ...(forgetManifest ? { onManifestDeleted: forgetManifest } : {}),
   });
 
+  const browseContext = { browse, metadata, manifests, blobs, policies, signatures, authEnabled: auth !== undefined };
   if (auth) {
     registerTokenEndpoint(server, auth.tokenEndpoint);
-    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies, retention, scans: scanService, promotion, signing, signatures, pullPolicies, ...(limitIdentity ? { limitIdentity } : {}) });
+    const apiContext = {
+      access,
+      authenticator: auth.authenticator,
+      policy: auth.policy,
+      auditor,
+      policies,
+      retention,
+      scans: scanService,
+      promotion,
+      signing,
+      signatures,
+      pullPolicies,
+      ...(limitIdentity ? { limitIdentity } : {}),
+      ...(auth.sessions ? { sessions: { service: auth.sessions, secureCookies: config.ui.secureCookies } } : {}),
+    };
+    registerApi(server, apiContext);
+    registerBrowseRoutes(server, { ...browseContext, reader: apiReader(apiContext) });
+  } else if (config.ui.enabled) {
+    // Without access control anyone may read everything (as on /v2): the UI browses read-only.
+    registerBrowseRoutes(server, { ...browseContext, reader: async () => openReader });
   }
+  if (config.ui.enabled && !registerUi(server)) logger.warn('the web UI is not built (npm run build); / is not served');
 
   const purge = setInterval(() => {
     blobs.purgeStaleUploads(config.uploads.sessionTtlMs).then(
       (n) => n && logger.info({ removed: n }, 'purged stale upload sessions'),
       (err: unknown) => logger.warn({ err }, 'upload purge failed'),
     );
+    auth?.sessions?.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'session purge failed'));
   }, config.uploads.purgeIntervalMs);
   purge.unref();
 
@@ -361,7 +387,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
 }
 
 /** Access control: the first admin, the token signer, the throttle, the /v2 guard. */
-async function setUpAuth(config: Config, access: AccessStore, auditor: Auditor, counter: Counter) {
+async function setUpAuth(config: Config, access: AccessStore, auditor: Auditor, counter: Counter, sessionStore: SessionStore) {
   const { initialAdminUsername: username, initialAdminPassword: password } = config.auth;
   if (username && password && (await access.countAdmins()) === 0) {
     try {
@@ -384,11 +410,20 @@ async function setUpAuth(config: Config, access: AccessStore, auditor: Auditor, 
   });
   const authenticator = new Authenticator(access, tokens, throttle, auditor);
   const policy = new AccessPolicy(access);
+  const sessions = config.ui.enabled ? new SessionService(sessionStore, access, authenticator, auditor, { ttlSeconds: config.ui.sessionTtlSeconds }) : undefined;
   return {
     authenticator,
     policy,
     tokens,
-    guard: tokenGuard({ authenticator, policy, service: config.auth.service, basic: config.auth.basic, ...(config.auth.realm ? { realm: config.auth.realm } : {}) }),
+    sessions,
+    guard: tokenGuard({
+      authenticator,
+      policy,
+      service: config.auth.service,
+      basic: config.auth.basic,
+      ...(config.auth.realm ? { realm: config.auth.realm } : {}),
+      ...(sessions ? { sessions } : {}),
+    }),
     tokenEndpoint: { authenticator, policy, tokens, auditor, service: config.auth.service },
   };
 }

@@ -142,6 +142,20 @@ export const ConfigSchema = z
         throttleRefuseAfter: z.coerce.number().int().min(1).default(10),
       })
       .prefault({}),
+    ui: z
+      .strictObject({
+        /** Serve the web UI at / (same port and access rules as the API). */
+        enabled: z.stringbool().or(z.boolean()).default(true),
+        /** A web UI login lasts this long (then the user logs in again). */
+        sessionTtlSeconds: z.coerce.number().int().min(1).max(30 * 24 * 3600).default(12 * 3600),
+        /**
+         * The Secure attribute of the session cookie: `auto` sets it when the registry serves
+         * HTTPS itself or a proxy in front says so (X-Forwarded-Proto: https); `always` when a
+         * TLS proxy in front sends no such header; `never` only for plain-HTTP test setups.
+         */
+        secureCookies: z.enum(['auto', 'always', 'never']).default('auto'),
+      })
+      .prefault({}),
     metrics: z
       .strictObject({
         /** Serve Prometheus metrics at GET /metrics. */

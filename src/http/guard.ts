@@ -10,6 +10,8 @@ import { parseBasic, parseBearer } from '../auth/authenticate.js';
 import type { AccessPolicy } from '../auth/policy.js';
 import type { Identity, RepositoryAction } from '../auth/model.js';
 import { grantedActions, type AccessEntry } from '../auth/scopes.js';
+import type { SessionService } from '../auth/sessions.js';
+import { isSafeMethod, sessionIdOf } from './session-cookie.js';
 
 export type Requirement =
   | { kind: 'login' }
@@ -38,6 +40,8 @@ export interface GuardOptions {
   service: string;
   realm?: string;
   basic: boolean;
+  /** The web UI's sessions: its cookie is accepted for reads (GET, HEAD) only. */
+  sessions?: SessionService;
 }
 
 export function realmOf(request: FastifyRequest, configured: string | undefined): string {
@@ -56,7 +60,7 @@ export function tokenGuard(options: GuardOptions): Guard {
     const header = request.headers.authorization;
     let identity: Identity = { kind: 'anonymous' };
     let tokenAccess: AccessEntry[] | undefined;
-    let via: 'bearer' | 'basic' | 'none' = 'none';
+    let via: 'bearer' | 'basic' | 'session' | 'none' = 'none';
     const bearer = parseBearer(header);
     const basic = bearer ? undefined : parseBasic(header);
     if (bearer) {
@@ -75,6 +79,12 @@ export function tokenGuard(options: GuardOptions): Guard {
         throw err;
       }
       via = 'basic';
+    } else if (header === undefined && options.sessions && isSafeMethod(request.method) && sessionIdOf(request) !== undefined) {
+      const session = await options.sessions.resolve(sessionIdOf(request)!);
+      if (session) {
+        identity = session.identity;
+        via = 'session';
+      }
     }
 
     const allows = async (repository: string, action: RepositoryAction): Promise<boolean> => {
@@ -95,7 +105,7 @@ export function tokenGuard(options: GuardOptions): Guard {
     }
     for (const action of requirement.actions) {
       if (await allows(requirement.name, action)) continue;
-      if (via === 'basic') {
+      if (via === 'basic' || via === 'session') {
         throw new RegistryError('DENIED', `${action} access to ${requirement.name} is not granted`, { repository: requirement.name, action });
       }
       throw challenge(request, scopeOf(requirement), via === 'bearer' ? 'insufficient_scope' : undefined);

@@ -13,6 +13,8 @@ import type { RetentionStore } from './retention-store.js';
 import type { ScanStore } from './scan-store.js';
 import type { VulnStore } from './vuln-store.js';
 import type { SigningStore } from './signing-store.js';
+import type { SessionStore } from './session-store.js';
+import type { BrowseStore } from './browse-store.js';
 
 export async function openSqlStore(config: Config, options: { migrate?: boolean } = {}): Promise<SqlMetadataStore> {
   // Drivers other than SQLite (and the Redis cache) are loaded only when configured: pg,
@@ -39,6 +41,10 @@ export interface OpenedMetadata {
   vulns: VulnStore;
   /** Signing keys and pull policies (on the database itself; the pull check caches briefly). */
   signing: SigningStore;
+  /** Web UI login sessions (on the database, shared by every node). */
+  sessions: SessionStore;
+  /** Repository listings for the web UI. */
+  browse: BrowseStore;
 }
 
 /** The metadata store (behind the Redis cache when one is configured) and the access store. */
@@ -47,7 +53,7 @@ export async function openMetadataStore(config: Config, logger: Logger): Promise
   if (store.newerMigrations.length > 0) {
     logger.warn({ migrations: store.newerMigrations }, 'the database has migrations of a newer release (a rolling upgrade?): serving on the expanded schema');
   }
-  const stores = { access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns(), scans: store.scans(), signing: store.signing() };
+  const stores = { access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns(), scans: store.scans(), signing: store.signing(), sessions: store.sessions(), browse: store.browse() };
   if (!config.redis.url) return { metadata: store, ...stores };
   const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('./cached.js'), import('../cache/cache.js')]);
   const redis = new RedisCache(config.redis.url, logger, config.redis.keyPrefix);

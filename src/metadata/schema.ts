@@ -245,6 +245,18 @@ export interface ScanResultsTable {
   error: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
+// --- web UI sessions (migration 0090_sessions)
+
+export interface SessionsTable {
+  id_hash: string;
+  user_id: string;
+  username: string;
+  csrf_token: string;
+  source: string;
+  created_at: Int;
+  expires_at: Int;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -270,6 +282,7 @@ export interface Database {
   vuln_imports: VulnImportsTable;
   signing_keys: SigningKeysTable;
   pull_policies: PullPoliciesTable;
+  sessions: SessionsTable;
 }
 
 export function toNumber(value: number | string | bigint): number {

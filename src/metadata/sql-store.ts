@@ -27,6 +27,10 @@ import type { VulnStore } from './vuln-store.js';
 import { SqlVulnStore } from './sql-vuln-store.js';
 import type { SigningStore } from './signing-store.js';
 import { SqlSigningStore } from './sql-signing-store.js';
+import type { SessionStore } from './session-store.js';
+import { SqlSessionStore } from './sql-session-store.js';
+import type { BrowseStore } from './browse-store.js';
+import { SqlBrowseStore } from './sql-browse-store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -118,6 +122,22 @@ export class SqlMetadataStore implements MetadataStore {
   signing(): SigningStore {
     this.signingStore ??= new SqlSigningStore(this.db);
     return this.signingStore;
+  }
+
+  private sessionStore: SqlSessionStore | undefined;
+
+  /** Web UI login sessions, on the same database. */
+  sessions(): SessionStore {
+    this.sessionStore ??= new SqlSessionStore(this.db);
+    return this.sessionStore;
+  }
+
+  private browseStore: SqlBrowseStore | undefined;
+
+  /** Repository listings for the web UI (search, sort, tag counts), on the database itself. */
+  browse(): BrowseStore {
+    this.browseStore ??= new SqlBrowseStore(this.db);
+    return this.browseStore;
   }
 
   /** Bring the schema to the newest version. */

@@ -98,7 +98,8 @@ describe('unknown endpoints and methods', () => {
   });
 
   test('unknown endpoints are 404 with a JSON error body', async () => {
-    for (const path of ['/v2/repo/nothing', '/v2/repo/blobs', '/v2/repo/manifests', '/v2/repo/tags', '/v2/_catalog/extra', '/v3/', '/', '/favicon.ico', '/v2/repo/manifests/a/b/../c']) {
+    // (Other paths are the web UI's: test/http/ui-server.test.ts.)
+    for (const path of ['/v2/repo/nothing', '/v2/repo/blobs', '/v2/repo/manifests', '/v2/repo/tags', '/v2/_catalog/extra', '/api/v1/nothing', '/healthz/extra', '/favicon.ico', '/v2/repo/manifests/a/b/../c']) {
       const res = await rawRequest(reg.url, 'GET', path);
       assert.equal(res.status, 404, `${path}: ${res.status}`);
       assert.match(String(res.headers['content-type']), /^application\/json/, path);

@@ -1,5 +1,6 @@
 // What every management API handler gets, and the plumbing they share: authentication of the
-// caller (HTTP Basic or a bearer token from /token, only ever from the Authorization header),
+// caller (HTTP Basic or a bearer token from /token in the Authorization header, or the web UI's
+// session cookie together with its CSRF token),
 // JSON bodies (application/json only, size-limited, validated with zod), JSON answers, and
 // the views of records that leave the server (never a password hash or robot secret hash).
 import type { RetentionService } from '../../registry/retention.js';
@@ -17,6 +18,8 @@ import type { IdentityLimit } from '../rate-limit.js';
 import type { SigningStore } from '../../metadata/signing-store.js';
 import type { SignatureService } from '../../signing/signatures.js';
 import type { PullPolicies } from '../../signing/pull-policy.js';
+import { csrfMatches, CSRF_HEADER, type ActiveSession, type SessionService } from '../../auth/sessions.js';
+import { isSafeMethod, sessionIdOf, type SecureCookies } from '../session-cookie.js';
 import { actorName, type Identity, type NamespaceRecord, type RobotRecord, type Role, type UserRecord } from '../../auth/model.js';
 
 export const API_PREFIX = '/api/v1';
@@ -39,6 +42,8 @@ export interface ApiContext {
   signatures: SignatureService;
   /** Told when keys or policies change, so its cached decisions go. */
   pullPolicies: PullPolicies;
+  /** Web UI sessions (login, logout, the cookie); absent when the UI is off. */
+  sessions?: { service: SessionService; secureCookies: SecureCookies };
 }
 
 /** An authenticated caller: a user or a robot, as the store knows it right now. */
@@ -49,6 +54,8 @@ export interface Caller {
   admin: boolean;
   /** Client address. */
   source: string;
+  /** The web UI session the request came with (cookie), if that is how it authenticated. */
+  session?: ActiveSession;
 }
 
 export interface ApiResult {
@@ -80,16 +87,19 @@ export function conflict(message: string, detail?: unknown): RegistryError {
 }
 
 /**
- * Who is asking. Credentials come only from the Authorization header (cookies are never
- * read, so a browser cannot be tricked into acting with ambient credentials). The identity
- * is checked against the store on every request: a token issued before an account was
- * disabled, demoted or revoked no longer carries the rights it had.
+ * Who is asking. Credentials come from the Authorization header or, for the web UI, from the
+ * session cookie; a request that changes something with the cookie must also carry the
+ * session's CSRF token in a header (which a cross-site form or image cannot send) and, when it
+ * says where it comes from, an Origin of this host. The identity is checked against the store
+ * on every request: a token issued before an account was disabled, demoted or revoked no
+ * longer carries the rights it had.
  */
 export async function authenticate(ctx: ApiContext, request: FastifyRequest): Promise<Caller> {
   const header = request.headers.authorization;
   const bearer = parseBearer(header);
   const basic = bearer ? undefined : parseBasic(header);
   let claimed: Identity;
+  let session: ActiveSession | undefined;
   if (bearer) {
     const verified = await ctx.authenticator.bearer(bearer);
     if (!verified) throw unauthorized('invalid or expired token');
@@ -101,12 +111,32 @@ export async function authenticate(ctx: ApiContext, request: FastifyRequest): Pr
       if (err instanceof RegistryError && err.code === 'UNAUTHORIZED') throw unauthorized(err.message);
       throw err;
     }
+  } else if (header === undefined && ctx.sessions && sessionIdOf(request) !== undefined) {
+    session = await ctx.sessions.service.resolve(sessionIdOf(request)!);
+    // No Basic challenge here: a browser would answer it with its own password dialog.
+    if (!session) throw new RegistryError('UNAUTHORIZED', 'the session expired or was ended; log in again');
+    if (!isSafeMethod(request.method)) checkCsrf(request, session);
+    claimed = session.identity;
   } else {
     throw unauthorized();
   }
   const current = await currentIdentity(ctx.access, claimed);
   if (!current) throw unauthorized('the account is disabled, revoked or gone');
-  return { identity: current, name: actorName(current), admin: current.kind === 'user' && current.admin, source: request.ip };
+  return { identity: current, name: actorName(current), admin: current.kind === 'user' && current.admin, source: request.ip, ...(session ? { session } : {}) };
+}
+
+function checkCsrf(request: FastifyRequest, session: ActiveSession): void {
+  if (!csrfMatches(session.record, request.headers[CSRF_HEADER])) throw denied(`the ${CSRF_HEADER} header is missing or wrong`);
+  const origin = request.headers.origin;
+  if (origin !== undefined) {
+    let host: string | undefined;
+    try {
+      host = new URL(origin).host;
+    } catch {
+      host = undefined;
+    }
+    if (host !== request.host) throw denied('cross-origin request refused', { origin: origin.slice(0, 200) });
+  }
 }
 
 async function currentIdentity(access: AccessStore, claimed: Identity): Promise<Caller['identity'] | undefined> {
@@ -219,7 +249,7 @@ export function robotView(robot: RobotRecord) {
 
 // --- routing
 
-function send(reply: FastifyReply, result: ApiResult): FastifyReply {
+export function send(reply: FastifyReply, result: ApiResult): FastifyReply {
   reply.code(result.status ?? 200).header('Cache-Control', 'no-store').headers(result.headers ?? {});
   if (result.body === undefined) return reply.send();
   return reply.header('Content-Type', 'application/json; charset=utf-8').send(JSON.stringify(result.body));

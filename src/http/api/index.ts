@@ -13,6 +13,7 @@ import { registerRetentionRoutes } from './retention.js';
 import { registerScanRoutes } from './scans.js';
 import { registerPromotionRoutes } from './promotion.js';
 import { registerSigningRoutes } from './signing.js';
+import { registerSessionRoutes } from './sessions.js';
 
 export type { ApiContext } from './context.js';
 
@@ -28,4 +29,5 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
   registerScanRoutes(app, ctx);
   registerPromotionRoutes(app, ctx);
   registerSigningRoutes(app, ctx);
+  registerSessionRoutes(app, ctx);
 }

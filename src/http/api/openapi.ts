@@ -104,9 +104,11 @@ export const openApiDocument: OpenApiDocument = {
     title: 'oci-registry management API',
     version: '1',
     description:
-      'Users, namespaces, members, robot accounts and the audit log. Present only when access control is on. ' +
-      'Credentials are read only from the Authorization header (HTTP Basic, or a Bearer token from /token), never from cookies; ' +
-      'writes must be sent as application/json. Errors use the OCI Distribution error body.',
+      'Users, namespaces, members, robot accounts and the audit log. Present only when access control is on ' +
+      '(except /session and the /repositories listings the web UI browses with, which are there whenever the UI is on). ' +
+      'Credentials come from the Authorization header (HTTP Basic, or a Bearer token from /token) or from the web UI session cookie; ' +
+      'a request that changes something with the cookie must carry the session\'s X-CSRF-Token header (see docs/security.md). ' +
+      'Writes must be sent as application/json. Errors use the OCI Distribution error body.',
     license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
   },
   servers: [{ url: '/api/v1' }],
@@ -118,6 +120,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'audit', description: 'the audit log' },
     { name: 'policies', description: 'immutable tags and quotas per namespace; push and pull tracking per manifest' },
     { name: 'signing', description: 'signing keys, pull policies (signature and vulnerability requirements) per namespace; signatures of a manifest' },
+    { name: 'browse', description: 'the web UI: login sessions, repository listings and manifest details' },
   ],
   paths: {
     '/openapi.json': {
@@ -424,6 +427,56 @@ export const openApiDocument: OpenApiDocument = {
         parameters: [par('namespace')],
         requestBody: body(ref('PullPolicyChange')),
         responses: { '200': ok('policy', ref('PullPolicy')), ...common, ...writes, '404': err('NotFound') },
+      },
+    },
+    '/session': {
+      get: {
+        operationId: 'getSession',
+        summary: 'who is logged in: { authEnabled, user, csrfToken, expiresAt } (user null without credentials; no challenge)',
+        tags: ['browse'],
+        security: [],
+        responses: { '200': ok('the session', { type: 'object' }) },
+      },
+      post: {
+        operationId: 'logIn',
+        summary: 'log in to the web UI: sets the HttpOnly, SameSite=Strict session cookie and answers the CSRF token (throttled and audited)',
+        tags: ['browse'],
+        security: [],
+        requestBody: body({ type: 'object', required: ['username', 'password'], properties: { username: { type: 'string' }, password: { type: 'string' } } }),
+        responses: { '201': ok('logged in', { type: 'object' }), ...common, ...writes, '429': { description: 'too many failed logins' } },
+      },
+      delete: {
+        operationId: 'logOut',
+        summary: 'end the web UI session (needs the X-CSRF-Token header); clears the cookie',
+        tags: ['browse'],
+        responses: { '204': noContent, ...common, '400': err('BadRequest') },
+      },
+    },
+    '/repositories': {
+      get: {
+        operationId: 'listRepositories',
+        summary: 'repositories the caller may pull, with tag counts: search, namespace filter, sort and offset pagination',
+        tags: ['browse'],
+        parameters: [
+          { name: 'q', in: 'query', description: 'substring of the name', schema: { type: 'string' } },
+          { name: 'namespace', in: 'query', schema: { type: 'string' } },
+          { name: 'sort', in: 'query', schema: { type: 'string', enum: ['name', '-name', 'updated', '-updated', 'tags', '-tags'], default: 'name' } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+          { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
+        ],
+        responses: { '200': ok('a page: { total, offset, limit, repositories: [{ name, namespace, tagCount, createdAt, updatedAt }] }', { type: 'object' }), ...common, '400': err('BadRequest') },
+      },
+    },
+    '/repositories/{repository}/manifests/{reference}': {
+      get: {
+        operationId: 'getManifestDetails',
+        summary: 'a manifest as the web UI shows it: layers and sizes, configuration (platform, labels, environment, history), index platforms, tags, referrers',
+        tags: ['browse'],
+        parameters: [
+          { name: 'repository', in: 'path', required: true, description: 'the repository name (may contain slashes)', schema: { type: 'string' } },
+          { name: 'reference', in: 'path', required: true, description: 'a tag or a digest', schema: { type: 'string' } },
+        ],
+        responses: { '200': ok('the manifest details', { type: 'object' }), ...common, '404': err('NotFound') },
       },
     },
     '/namespaces/{name}/robots': {
@@ -799,6 +852,9 @@ export const openApiDocument: OpenApiDocument = {
         properties: {
           tag: { type: 'string' },
           digest: { type: 'string' },
+          mediaType: { type: ['string', 'null'] },
+          size: { type: ['integer', 'null'], description: 'manifest, configuration and layers (an index: the sizes of its entries)' },
+          platforms: { type: 'array', items: { type: 'string' }, description: 'os/architecture[/variant]' },
           pushedAt: { type: ['string', 'null'], format: 'date-time', description: 'last push of the manifest (null: pushed before tracking existed)' },
           pushedBy: { type: ['string', 'null'] },
           lastPulledAt: { type: ['string', 'null'], format: 'date-time' },

@@ -2,18 +2,14 @@
 //   /namespaces/{name}/immutable-rules[/{id}]  tag patterns that may not move or be deleted
 //     (members read them; owners and administrators add and remove them)
 //   /namespaces/{name}/quota                    limits and usage (members read; administrators set)
-//   /repositories/{name}/tags                   tags with pushedAt/pushedBy/lastPulledAt/pullCount
-//     (anyone who may pull the repository); /repositories/{name}/signatures/{digest} is
-//     answered by signing.ts
+// (Tags with their tracking data, /repositories/{name}/tags, are in browse.ts.)
 // Every change goes to the audit log.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { isValidName } from '../../registry/names.js';
 import { TAG_PATTERN } from '../../registry/policies.js';
-import type { ImmutableRule, NamespaceQuota, TagStats } from '../../metadata/policy-store.js';
+import type { ImmutableRule, NamespaceQuota } from '../../metadata/policy-store.js';
 import { audit, conflict, denied, notFound, param, readJson, readQuery, requireAdmin, route, type ApiContext, type Caller } from './context.js';
 import { managedNamespace, visibleNamespace } from './namespaces.js';
-import { listSignatures } from './signing.js';
 
 export const NewImmutableRuleBody = z.strictObject({
   pattern: z.string().regex(TAG_PATTERN, { message: 'pattern: 1 to 128 tag characters (letters, digits, _ . -) and the wildcards * and ?' }),
@@ -22,24 +18,8 @@ export const NewImmutableRuleBody = z.strictObject({
 const Limit = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable();
 export const QuotaBody = z.strictObject({ limitBytes: Limit.default(null), limitRepositories: Limit.default(null) });
 
-const TagsQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  last: z.string().max(128).optional(),
-});
-
 function ruleView(rule: ImmutableRule) {
   return { id: rule.id, namespace: rule.namespace, pattern: rule.pattern, createdBy: rule.createdBy, createdAt: rule.createdAt.toISOString() };
-}
-
-function tagView(t: TagStats) {
-  return {
-    tag: t.tag,
-    digest: t.digest,
-    pushedAt: t.pushedAt?.toISOString() ?? null,
-    pushedBy: t.pushedBy,
-    lastPulledAt: t.lastPulledAt?.toISOString() ?? null,
-    pullCount: t.pullCount,
-  };
 }
 
 async function quotaView(ctx: ApiContext, namespace: string, quota: NamespaceQuota | undefined) {
@@ -97,31 +77,5 @@ export function registerPolicyRoutes(app: FastifyInstance, ctx: ApiContext): voi
       previous: previous ? { limitBytes: previous.limitBytes, limitRepositories: previous.limitRepositories } : null,
     });
     return { body: await quotaView(ctx, namespace.name, quota) };
-  });
-
-  // Repository names contain slashes: the rest of the path is `<name>/tags` or
-  // `<name>/signatures/<digest>` (signing.ts answers those).
-  route(app, ctx, 'GET', '/repositories/*', async (_ctx, request, caller) => {
-    const rest = param(request, '*');
-    const signatures = /^(.+)\/signatures\/([^/]+)$/.exec(rest);
-    if (signatures && isValidName(signatures[1]!)) return listSignatures(ctx, caller, signatures[1]!, signatures[2]!);
-    const name = rest.endsWith('/tags') ? rest.slice(0, -'/tags'.length) : '';
-    if (!isValidName(name)) throw notFound('unknown API endpoint');
-    const query = readQuery(request, TagsQuery);
-    // Repositories the caller may not pull do not exist for them.
-    const unknown = notFound('repository not found', { repository: name });
-    if (!(await ctx.policy.allowedActions(caller.identity, name)).has('pull')) throw unknown;
-    if (!(await ctx.policies.store.repositoryExists(name))) throw unknown;
-    // Pulls counted on this node are written first, so the answer includes them.
-    await ctx.policies.flush();
-    const tags = await ctx.policies.store.listTagStats(name, { limit: query.limit + 1, ...(query.last !== undefined ? { after: query.last } : {}) });
-    const page = tags.slice(0, query.limit);
-    return {
-      body: {
-        repository: name,
-        tags: page.map(tagView),
-        ...(tags.length > query.limit ? { next: `/api/v1/repositories/${name}/tags?limit=${query.limit}&last=${encodeURIComponent(page[page.length - 1]!.tag)}` } : {}),
-      },
-    };
   });
 }

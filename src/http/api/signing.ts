@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { parseDigest } from '../../registry/digest.js';
 import { SEVERITIES, type PullPolicy, type Severity, type SigningKey } from '../../metadata/signing-store.js';
 import { keyFingerprint, parsePublicKey } from '../../signing/keys.js';
-import type { FoundSignature } from '../../signing/signatures.js';
+import type { FoundSignature, SignatureService } from '../../signing/signatures.js';
 import { audit, badRequest, conflict, notFound, param, readJson, route, type ApiContext, type Caller } from './context.js';
 import { managedNamespace } from './namespaces.js';
 import { memberNamespace } from './policies.js';
@@ -69,16 +69,15 @@ function signatureView(s: FoundSignature) {
 }
 
 /** GET /repositories/{name}/signatures/{digest}: for anyone who may pull the repository. */
-export async function listSignatures(ctx: ApiContext, caller: Caller, repository: string, digest: string) {
+/** GET /repositories/{name}/signatures/{digest} (routed by browse.ts, which checks pull permission). */
+export async function signatureListing(service: SignatureService, repository: string, digest: string) {
   let subject: string;
   try {
     subject = parseDigest(digest).value;
   } catch {
     throw badRequest('invalid digest', { digest: digest.slice(0, 256) });
   }
-  // Repositories the caller may not pull do not exist for them.
-  if (!(await ctx.policy.allowedActions(caller.identity, repository)).has('pull')) throw notFound('repository not found', { repository });
-  const signatures = await ctx.signatures.list(repository, subject);
+  const signatures = await service.list(repository, subject);
   return { body: { repository, digest: subject, signatures: signatures.map(signatureView) } };
 }
 

@@ -312,6 +312,23 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
         await db.schema.createIndex('scan_results_version').on('scan_results').columns(['vulndb_version', 'digest']).execute();
       },
     },
+    // Web UI login sessions: the session id is never stored, only its SHA-256 (a copy of the
+    // database does not let anyone act as a logged-in user); shared by every node.
+    '0090_sessions': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('sessions')
+          .addColumn('id_hash', text(64), (c) => c.primaryKey())
+          .addColumn('user_id', text(64), (c) => c.notNull())
+          .addColumn('username', text(255), (c) => c.notNull())
+          .addColumn('csrf_token', text(64), (c) => c.notNull())
+          .addColumn('source', text(64), (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('sessions_expires').on('sessions').column('expires_at').execute();
+      },
+    },
   };
 }
 
