@@ -88,6 +88,16 @@ describe('web UI in a browser', { skip: existsSync(CHROMIUM) ? false : `no brows
     await page.getByText('linux/arm64', { exact: true }).waitFor();
     assert.match(page.url(), /\/r\/team\/multi\/-\/sha256:/);
 
+    // Promote the multi-arch image to another repository from its page.
+    await page.goto(`${reg.url}/r/team/multi/-/latest`);
+    const promote = page.getByRole('form', { name: 'Promote' });
+    await promote.getByLabel('Target repository').fill('team/multi-stable');
+    await promote.getByLabel('Tag', { exact: true }).fill('stable');
+    await promote.getByRole('button', { name: 'Promote' }).click();
+    await page.getByRole('status').filter({ hasText: 'Promoted to team/multi-stable:stable' }).waitFor();
+    const promoted = await fetch(`${reg.url}/v2/team/multi-stable/manifests/stable`, { method: 'HEAD', headers: { Authorization: `Basic ${Buffer.from(`${ADMIN.username}:${ADMIN.password}`).toString('base64')}`, Accept: 'application/vnd.oci.image.index.v1+json' } });
+    assert.equal(promoted.status, 200);
+
     await page.goto(`${reg.url}/namespaces/team/quota`);
     await page.getByLabel('Storage limit (GB)').fill('0.01');
     await page.getByRole('button', { name: 'Set limits' }).click();

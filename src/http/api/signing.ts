@@ -68,7 +68,6 @@ function signatureView(s: FoundSignature) {
   };
 }
 
-/** GET /repositories/{name}/signatures/{digest}: for anyone who may pull the repository. */
 /** GET /repositories/{name}/signatures/{digest} (routed by browse.ts, which checks pull permission). */
 export async function signatureListing(service: SignatureService, repository: string, digest: string) {
   let subject: string;

@@ -6,6 +6,7 @@ import { Link } from 'react-router';
 import { api, enc, formatBytes, formatTime, optional, shortDigest, type DescriptorView, type ManifestDetails } from '../api';
 import { CopyField, Empty, ErrorBox, Loading, PullCommands, useLoad } from '../components';
 import { useSession } from '../session';
+import { ApiForm } from './forms';
 
 function referrerKind(r: DescriptorView): string {
   const t = r.artifactType ?? r.mediaType;
@@ -194,13 +195,71 @@ function Details({ m, reference }: { m: ManifestDetails; reference: string }) {
       </section>
       <Signatures repository={m.repository} digest={m.digest} />
       {m.kind !== 'artifact' && <Vulnerabilities repository={m.repository} digest={m.digest} />}
+      {m.kind !== 'artifact' && <Promote repository={m.repository} reference={reference} />}
     </>
   );
 }
 
+/** Copy (or move) the image with its platforms and referrers to another repository (POST /api/v1/promote). */
+function Promote({ repository, reference }: { repository: string; reference: string }) {
+  const { session } = useSession();
+  const [done, setDone] = useState<{ targetRepository: string; targetTag: string | null; manifests: string[] }>();
+  if (!session.authEnabled || !session.user) return null;
+  return (
+    <section>
+      <h2>Promote</h2>
+      <p className="muted">Copies the image, its platforms and its referrers (signatures, SBOMs) without copying bytes. The target namespace's rules apply.</p>
+      <ApiForm
+        label="Promote"
+        onSubmit={async (f) => {
+          const tag = String(f.get('tag') ?? '').trim();
+          setDone(
+            await api('POST', '/api/v1/promote', {
+              source: { repository, reference },
+              target: { repository: String(f.get('target') ?? '').trim(), ...(tag ? { tag } : {}) },
+              move: f.get('move') === 'on',
+            }),
+          );
+        }}
+      >
+        <label>
+          Target repository <input name="target" required placeholder="prod/app" />
+        </label>
+        <label>
+          Tag <input name="tag" placeholder={reference.includes(':') ? 'optional' : reference} />
+        </label>
+        {!reference.includes(':') && (
+          <label>
+            <input type="checkbox" name="move" /> move (remove the tag here)
+          </label>
+        )}
+        <button type="submit">Promote</button>
+      </ApiForm>
+      {done && (
+        <p role="status">
+          Promoted to{' '}
+          <Link to={`/r/${done.targetRepository}/-/${done.targetTag ?? reference}`}>
+            {done.targetRepository}
+            {done.targetTag ? `:${done.targetTag}` : ''}
+          </Link>{' '}
+          ({done.manifests.length} manifests).
+        </p>
+      )}
+    </section>
+  );
+}
+
 /** Signature verification, from the signing feature when this registry has it. */
+interface SignatureRow {
+  kind: string;
+  digest: string;
+  verified?: boolean;
+  key?: { name?: string; fingerprint?: string };
+  reason?: string;
+}
+
 function Signatures({ repository, digest }: { repository: string; digest: string }) {
-  const { data } = useLoad(() => optional<{ signatures?: { keyId?: string; verified?: boolean; signer?: string }[] }>(`/api/v1/repositories/${repository}/signatures/${digest}`), [repository, digest]);
+  const { data } = useLoad(() => optional<{ signatures?: SignatureRow[] }>(`/api/v1/repositories/${repository}/signatures/${digest}`), [repository, digest]);
   if (!data) return null;
   const list = data.signatures ?? [];
   return (
@@ -212,7 +271,8 @@ function Signatures({ repository, digest }: { repository: string; digest: string
         <ul className="plain">
           {list.map((s, i) => (
             <li key={i}>
-              <span className={`badge ${s.verified ? 'ok' : 'warn'}`}>{s.verified ? 'verified' : 'not verified'}</span> {s.signer ?? s.keyId ?? 'unknown key'}
+              <span className={`badge ${s.verified ? 'ok' : 'warn'}`}>{s.verified ? 'verified' : s.verified === false ? 'not verified' : 'not checked'}</span> {s.kind}{' '}
+              {s.key?.name ? `with key ${s.key.name}` : ''} <span className="muted">{s.reason ?? ''}</span> <code>{shortDigest(s.digest)}</code>
             </li>
           ))}
         </ul>
