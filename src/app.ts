@@ -225,6 +225,11 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       policies,
       retention,
       scans: scanService,
+      gc: {
+        settings: { intervalMs: config.gc.intervalMs, reviewDelayMs: config.gc.reviewDelayMs, deleteUntaggedManifests: config.gc.deleteUntaggedManifests },
+        last: () => lastGc,
+        run: (dryRun: boolean) => collectGarbage({ dryRun }),
+      },
       promotion,
       signing,
       signatures,
@@ -250,6 +255,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   purge.unref();
 
   const collector = new GarbageCollector(gcStore, blobStore);
+  let lastGc: { at: Date; report: GcReport } | undefined;
   let collecting: Promise<GcReport> | undefined;
   const collectGarbage = (options: GcOverrides = {}): Promise<GcReport> => {
     const run = async () => {
@@ -262,6 +268,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
         ...(forgetManifest ? { onManifestDeleted: forgetManifest } : {}),
       });
       metrics.recordGc(report);
+      if (!report.dryRun) lastGc = { at: new Date(), report };
       return report;
     };
     if (options.dryRun || options.reviewDelayMs !== undefined || options.deleteUntaggedManifests !== undefined) return run();

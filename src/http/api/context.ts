@@ -6,6 +6,7 @@
 import type { RetentionService } from '../../registry/retention.js';
 import type { ScanService } from '../../scan/service.js';
 import type { PromotionService } from '../../registry/promotion.js';
+import type { GcReport } from '../../registry/gc.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RegistryError } from '../../registry/errors.js';
@@ -35,6 +36,12 @@ export interface ApiContext {
   retention: RetentionService;
   scans: ScanService;
   promotion: PromotionService;
+  /** Garbage collection on this node: its settings, its last run, and a run on demand. */
+  gc: {
+    settings: { intervalMs: number; reviewDelayMs: number; deleteUntaggedManifests: boolean };
+    last(): { at: Date; report: GcReport } | undefined;
+    run(dryRun: boolean): Promise<GcReport>;
+  };
   /** The per-identity rate limit, when rate limits are on. */
   limitIdentity?: IdentityLimit;
   /** Signing keys and pull policies. */

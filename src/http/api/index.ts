@@ -12,6 +12,7 @@ import { registerPolicyRoutes } from './policies.js';
 import { registerRetentionRoutes } from './retention.js';
 import { registerScanRoutes } from './scans.js';
 import { registerPromotionRoutes } from './promotion.js';
+import { registerGcRoutes } from './gc.js';
 import { registerSigningRoutes } from './signing.js';
 import { registerSessionRoutes } from './sessions.js';
 
@@ -28,6 +29,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
   registerRetentionRoutes(app, ctx);
   registerScanRoutes(app, ctx);
   registerPromotionRoutes(app, ctx);
+  registerGcRoutes(app, ctx);
   registerSigningRoutes(app, ctx);
   registerSessionRoutes(app, ctx);
 }

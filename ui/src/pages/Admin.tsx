@@ -2,7 +2,7 @@
 // vulnerability database). The API refuses them to anyone else; the UI does not offer them.
 import { useState } from 'react';
 import { useSearchParams } from 'react-router';
-import { api, enc, formatTime, optional } from '../api';
+import { api, enc, formatBytes, formatTime, optional } from '../api';
 import { Denied, Empty, ErrorBox, Loading, useLoad } from '../components';
 import { useSession } from '../session';
 import { ApiForm } from './forms';
@@ -166,11 +166,59 @@ export function SystemPage() {
           <dd>{formatTime(data.vulnerabilityDatabase.lastImportAt)}</dd>
         </dl>
       )}
-      <h2>Garbage collection</h2>
-      <p className="muted">
-        Runs with <code>registry gc</code> or every <code>gc.intervalMs</code>; its runs, deleted blobs and freed bytes are in the metrics at <code>/metrics</code> (
-        <code>registry_gc_runs_total</code>, <code>registry_gc_bytes_freed_total</code>, …). The web UI has no GC status endpoint yet.
-      </p>
+      <GarbageCollection />
     </>
+  );
+}
+
+interface GcRun {
+  dryRun: boolean;
+  blobsDeleted: number;
+  bytesFreed: number;
+  manifestsDeleted: number;
+  uploadsPurged: number;
+  durationMs: number;
+}
+
+function GarbageCollection() {
+  const { data, error, reload } = useLoad(() => optional<{ intervalMs: number; reviewDelayMs: number; lastRun: (GcRun & { at: string }) | null }>('/api/v1/gc'), []);
+  const [preview, setPreview] = useState<GcRun>();
+  const [failure, setFailure] = useState<Error>();
+  const run = (dryRun: boolean) => {
+    setFailure(undefined);
+    api<GcRun>('POST', '/api/v1/gc', { dryRun }).then(
+      (r) => {
+        setPreview(r);
+        if (!dryRun) reload();
+      },
+      (err: Error) => setFailure(err),
+    );
+  };
+  return (
+    <section>
+      <h2>Garbage collection</h2>
+      <ErrorBox error={error ?? failure} />
+      {data && (
+        <dl className="facts">
+          <dt>Schedule</dt>
+          <dd>{data.intervalMs > 0 ? `every ${Math.round(data.intervalMs / 60_000)} min` : 'on demand only'}</dd>
+          <dt>Review delay</dt>
+          <dd>{Math.round(data.reviewDelayMs / 3_600_000)} h</dd>
+          <dt>Last run on this node</dt>
+          <dd>{data.lastRun ? `${formatTime(data.lastRun.at)}: ${data.lastRun.blobsDeleted} blobs, ${formatBytes(data.lastRun.bytesFreed)} freed` : 'none since start'}</dd>
+        </dl>
+      )}
+      <button type="button" onClick={() => run(true)}>
+        Preview (dry run)
+      </button>{' '}
+      <button type="button" onClick={() => run(false)}>
+        Collect now
+      </button>
+      {preview && (
+        <p role="status">
+          {preview.dryRun ? 'Would delete' : 'Deleted'} {preview.blobsDeleted} blobs ({formatBytes(preview.bytesFreed)}) and {preview.manifestsDeleted} manifests in {preview.durationMs} ms.
+        </p>
+      )}
+    </section>
   );
 }
