@@ -2,6 +2,7 @@
 // Written out by hand as a typed object; test/http/api-openapi.test.ts checks that every
 // registered route is described.
 import { z } from 'zod';
+import { PromoteBody } from './promotion.js';
 import { NewRetentionPolicyBody, RetentionPolicyChangesBody, RetentionRulesBody, RetentionRunBody } from './retention.js';
 import { NewSigningKeyBody, PullPolicyBody } from './signing.js';
 import type { FastifyInstance } from 'fastify';
@@ -329,6 +330,73 @@ export const openApiDocument: OpenApiDocument = {
         parameters: [par('namespace'), idParameter],
         requestBody: body(ref('RetentionRun')),
         responses: { '200': ok('what was (or would be) removed', ref('RetentionReport')), ...common, ...writes, '404': err('NotFound') },
+      },
+    },
+    '/scan': {
+      get: {
+        operationId: 'getScan',
+        summary: 'scan status, summary and findings of an image (an index: each platform) (callers who may pull)',
+        tags: ['scanning'],
+        parameters: [
+          { name: 'repository', in: 'query', required: true, schema: { type: 'string' } },
+          { name: 'reference', in: 'query', required: true, description: 'a tag or a digest', schema: { type: 'string' } },
+          { name: 'severity', in: 'query', description: 'only findings at or above', schema: { enum: ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'] } },
+          { name: 'packages', in: 'query', description: 'also list the packages found', schema: { enum: ['true', 'false'] } },
+        ],
+        responses: { '200': ok('status and findings', { type: 'object' }), ...common, '404': err('NotFound') },
+      },
+      post: {
+        operationId: 'queueScan',
+        summary: 'queue a scan of an image (push permission, administrators)',
+        tags: ['scanning'],
+        requestBody: body({ type: 'object', required: ['repository', 'reference'], properties: { repository: { type: 'string' }, reference: { type: 'string' } } }),
+        responses: { '202': ok('queued digests', { type: 'object' }), ...common, ...writes, '404': err('NotFound') },
+      },
+    },
+    '/sbom': {
+      get: {
+        operationId: 'getSbom',
+        summary: 'the SBOM of a scanned image, CycloneDX 1.5 or SPDX 2.3 (callers who may pull)',
+        tags: ['scanning'],
+        parameters: [
+          { name: 'repository', in: 'query', required: true, schema: { type: 'string' } },
+          { name: 'reference', in: 'query', required: true, schema: { type: 'string' } },
+          { name: 'format', in: 'query', schema: { enum: ['cyclonedx', 'spdx'] } },
+        ],
+        responses: { '200': ok('the SBOM document', { type: 'object' }), ...common, '404': err('NotFound') },
+      },
+    },
+    '/scans/queue': {
+      get: {
+        operationId: 'getScanQueue',
+        summary: 'scan jobs queued and running, and the vulnerability database state (administrators)',
+        tags: ['scanning'],
+        responses: { '200': ok('queue and database', { type: 'object' }), ...common },
+      },
+    },
+    '/promote': {
+      post: {
+        operationId: 'promote',
+        summary: 'copy (or move) an image with its platforms and referrers to another repository, sharing its blobs',
+        description: 'Needs pull on the source (delete too for a move) and push on the target; the target namespace\'s immutable tags, quotas and pull policy apply. Audited as `promote`.',
+        tags: ['promotion'],
+        requestBody: body(jsonSchema(PromoteBody, 'input')),
+        responses: { '201': ok('what was copied', { type: 'object' }), ...common, ...writes, '404': err('NotFound') },
+      },
+    },
+    '/gc': {
+      get: {
+        operationId: 'getGc',
+        summary: "this node's garbage-collection settings and last run (administrators)",
+        tags: ['gc'],
+        responses: { '200': ok('settings and last run', { type: 'object' }), ...common },
+      },
+      post: {
+        operationId: 'runGc',
+        summary: 'collect now on this node; {"dryRun": false} to delete (default: a dry run); audited as gc.run',
+        tags: ['gc'],
+        requestBody: body(jsonSchema(z.strictObject({ dryRun: z.boolean().default(true) }), 'input')),
+        responses: { '200': ok('the collection report', { type: 'object' }), ...common, ...writes },
       },
     },
     '/namespaces/{name}/quota': {
