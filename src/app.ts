@@ -34,6 +34,11 @@ import { RateLimiter } from './auth/rate-limit.js';
 import { identityLimit, rateLimitedGuard } from './http/rate-limit.js';
 import type { Counter } from './auth/throttle.js';
 import type { Server } from 'node:http';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { EventBus } from './events/bus.js';
+import { WebhookService } from './events/webhooks.js';
+import { TargetPolicy } from './events/targets.js';
 
 /** How long /readyz waits for each backend. */
 const READY_TIMEOUT_MS = 2_000;
@@ -64,6 +69,10 @@ export interface App {
   scans: ScanService;
   /** The vulnerability database (`registry vulndb import` fills it; its version says when it changed). */
   vulns: VulnStore;
+  /** Registry events (push, pull, delete, scan.finished, quota.exceeded, ...): emit and subscribe. */
+  events: EventBus;
+  /** Webhooks and their delivery queue (workers run when webhooks.enabled). */
+  webhooks: WebhookService;
   /** Prometheus metrics; other subsystems register theirs with metrics.counter() and its kin. */
   metrics: Metrics;
   /** Online garbage collection (also run every gc.intervalMs when that is set). */
@@ -82,9 +91,28 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level })): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore } = await openMetadataStore(config, logger);
+  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, webhooks: webhookStore } = await openMetadataStore(config, logger);
   const auditor = new Auditor(access, logger);
-  const policies = new NamespacePolicies(policyStore, (err, what) => logger.error({ err }, what));
+  const events = new EventBus((err, event) => logger.warn({ err, event: event.kind, repository: event.repository }, 'could not queue an event'));
+  const webhooks = new WebhookService(webhookStore, new TargetPolicy(config.webhooks.allowedHosts), {
+    deliver: config.webhooks.enabled,
+    workers: config.webhooks.workers,
+    timeoutMs: config.webhooks.timeoutMs,
+    maxAttempts: config.webhooks.maxAttempts,
+    retryBaseMs: config.webhooks.retryBaseMs,
+    retryMaxMs: config.webhooks.retryMaxMs,
+    pollMs: config.webhooks.pollMs,
+    leaseMs: config.webhooks.leaseMs,
+    logRetentionMs: config.webhooks.logRetentionMs,
+    source: { addr: hostname(), instanceID: randomUUID() },
+    logger,
+  });
+  events.subscribe(webhooks.record);
+  const policies = new NamespacePolicies(
+    policyStore,
+    (err, what) => logger.error({ err }, what),
+    (q) => void events.emit({ kind: 'quota.exceeded', repository: q.repository, namespace: q.namespace, quota: q.quota, message: q.message, detail: q.detail, actor: '' }),
+  );
   const blobs = new BlobService(blobStore, metadata, {
     deletesEnabled: config.deletes.enabled,
     ...(config.storage.driver === 's3' && config.storage.s3.redirect ? { redirectExpirySeconds: config.storage.s3.redirectExpirySeconds } : {}),
@@ -95,10 +123,15 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     metadata,
     {
       deletesEnabled: config.deletes.enabled,
-      // Queued before the push is acknowledged, so a crash right after cannot lose the scan.
+      // Queued before the push is acknowledged, so a crash right after cannot lose the scan or the event.
       onPushed: async (e) => {
-        await scans?.enqueue(e.repository, e.digest, 'push').catch((err: unknown) => logger.warn({ err, digest: e.digest }, 'could not queue a scan'));
+        await Promise.all([
+          scans?.enqueue(e.repository, e.digest, 'push').catch((err: unknown) => logger.warn({ err, digest: e.digest }, 'could not queue a scan')),
+          events.emit({ kind: 'push', ...e }),
+        ]);
       },
+      onPulled: (e) => void events.emit({ kind: 'pull', ...e }),
+      onDeleted: (e) => void events.emit({ kind: 'delete', ...e }),
     },
     policies,
   );
@@ -147,6 +180,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     pollMs: config.scan.pollMs,
     rematchCheckMs: config.scan.rematchCheckMs,
     logger,
+    onFinished: (e) => void events.emit({ kind: 'scan.finished', repository: e.repository, digest: e.digest, status: e.status, summary: e.summary, actor: 'scanner' }),
     ...(config.scan.sbom ? { pushArtifact: async (a: ArtifactPush) => void (await pushReferrerArtifact(blobs, manifests, a)) } : {}),
   });
   if (config.scan.enabled) {
@@ -159,11 +193,13 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     audit: (event) => auditor.record(event),
     flushPulls: () => policies.flush(),
     ...(forgetManifest ? { onManifestDeleted: forgetManifest } : {}),
+    onRemoved: (e) => void events.emit({ kind: 'delete', ...e, reason: 'retention' }),
   });
+  webhooks.start();
 
   if (auth) {
     registerTokenEndpoint(server, auth.tokenEndpoint);
-    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies, retention, scans: scanService, ...(limitIdentity ? { limitIdentity } : {}) });
+    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies, retention, scans: scanService, webhooks, ...(limitIdentity ? { limitIdentity } : {}) });
   }
 
   const purge = setInterval(() => {
@@ -184,7 +220,10 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
         dryRun: options.dryRun === true,
         purgeUploads: (ttl) => blobs.purgeStaleUploads(ttl),
         uploadTtlMs: config.uploads.sessionTtlMs,
-        ...(forgetManifest ? { onManifestDeleted: forgetManifest } : {}),
+        onManifestDeleted: async (repository, digest) => {
+          await forgetManifest?.(repository, digest);
+          void events.emit({ kind: 'delete', repository, digest, actor: 'gc', reason: 'gc' });
+        },
       });
       metrics.recordGc(report);
       return report;
@@ -242,6 +281,8 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     retention,
     vulns,
     scans: scanService,
+    events,
+    webhooks,
     metrics,
     collectGarbage,
     logger,
@@ -282,6 +323,8 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       }
       await auditor.flush();
       await policies.flush();
+      await events.settle();
+      await webhooks.stop();
       await metadata.close();
     },
   };

@@ -4,6 +4,7 @@
 // the views of records that leave the server (never a password hash or robot secret hash).
 import type { RetentionService } from '../../registry/retention.js';
 import type { ScanService } from '../../scan/service.js';
+import type { WebhookService } from '../../events/webhooks.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RegistryError } from '../../registry/errors.js';
@@ -27,6 +28,7 @@ export interface ApiContext {
   policies: NamespacePolicies;
   retention: RetentionService;
   scans: ScanService;
+  webhooks: WebhookService;
   /** The per-identity rate limit, when rate limits are on. */
   limitIdentity?: IdentityLimit;
 }

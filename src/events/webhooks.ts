@@ -1,0 +1,228 @@
+// Webhooks: events matched against the enabled webhooks are queued as deliveries (in the
+// database, so they survive a restart and any node may send them); background workers claim
+// due deliveries, send them signed to a checked address, and retry failures with exponential
+// backoff and jitter until maxAttempts, after which the delivery is `failed` and the
+// webhook's next one goes out.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AttemptRecord, DeliveryRecord, NewWebhook, WebhookChanges, WebhookRecord, WebhookStore } from '../metadata/webhook-store.js';
+import { globMatch } from '../registry/policies.js';
+import { namespaceOfEvent, pingEvent, toEnvelopeEvent, type EventSource, type StampedEvent } from './model.js';
+import { send, type SendResult } from './sender.js';
+import { TargetRefused, type TargetPolicy } from './targets.js';
+
+/** The enabled webhooks are read again after this long (changes made on other nodes). */
+const CACHE_MS = 2_000;
+/** Old log rows are pruned at most this often. */
+const PRUNE_EVERY_MS = 3600_000;
+
+export interface WebhookServiceOptions {
+  /** Send deliveries from this node (workers); queuing happens either way. */
+  deliver: boolean;
+  workers: number;
+  timeoutMs: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  pollMs: number;
+  leaseMs: number;
+  logRetentionMs: number;
+  source: EventSource;
+  logger: Logger;
+}
+
+/** The delay before retry number `attempt` (1 = first retry): doubling, capped, then jittered to 50-100 %. */
+export function retryDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  const exponential = Math.min(maxMs, baseMs * 2 ** Math.min(attempt - 1, 40));
+  return Math.round(exponential * (0.5 + random() / 2));
+}
+
+/** Whether the webhook wants this event. */
+export function matches(webhook: Pick<WebhookRecord, 'namespace' | 'events' | 'repositories' | 'enabled'>, event: StampedEvent): boolean {
+  if (!webhook.enabled || !webhook.events.includes(event.kind)) return false;
+  const namespace = namespaceOfEvent(event);
+  if (webhook.namespace !== null && webhook.namespace !== namespace) return false;
+  if (webhook.repositories === null) return true;
+  const below = event.repository.startsWith(`${namespace}/`) ? event.repository.slice(namespace.length + 1) : '';
+  return globMatch(webhook.repositories, event.repository) || (below !== '' && globMatch(webhook.repositories, below));
+}
+
+export function newSecret(): string {
+  return randomBytes(32).toString('hex');
+}
+
+export class WebhookService {
+  private readonly workerId = randomUUID();
+  private cached: { at: number; webhooks: Promise<WebhookRecord[]> } | undefined;
+  /** Queuing is serial, so a webhook's deliveries are numbered in the order of their events. */
+  private queuing: Promise<void> = Promise.resolve();
+  private running = false;
+  private workers: Promise<void>[] = [];
+  private wakers = new Set<() => void>();
+  private lastPrune = 0;
+
+  constructor(
+    readonly store: WebhookStore,
+    readonly targets: TargetPolicy,
+    private readonly options: WebhookServiceOptions,
+  ) {}
+
+  /** Check a target URL (webhook.allowedHosts); throws TargetRefused. */
+  checkUrl(url: string): string {
+    return this.targets.check(url).toString();
+  }
+
+  async create(webhook: Omit<NewWebhook, 'secret'>): Promise<WebhookRecord> {
+    const created = await this.store.createWebhook({ ...webhook, url: this.checkUrl(webhook.url), secret: newSecret() });
+    this.cached = undefined;
+    return created;
+  }
+
+  async update(namespace: string | null, id: string, changes: WebhookChanges): Promise<WebhookRecord | undefined> {
+    const updated = await this.store.updateWebhook(namespace, id, changes.url !== undefined ? { ...changes, url: this.checkUrl(changes.url) } : changes);
+    this.cached = undefined;
+    // Re-enabled: its paused deliveries may go now.
+    if (changes.enabled) this.wake();
+    return updated;
+  }
+
+  async delete(namespace: string | null, id: string): Promise<WebhookRecord | undefined> {
+    const deleted = await this.store.deleteWebhook(namespace, id);
+    this.cached = undefined;
+    return deleted;
+  }
+
+  /** The bus listener: queue a delivery for every webhook that wants the event. */
+  record = (event: StampedEvent): Promise<void> => {
+    const queued = this.queuing.then(async () => {
+      const webhooks = (await this.enabledWebhooks()).filter((w) => matches(w, event));
+      if (webhooks.length === 0) return;
+      const payload = JSON.stringify(toEnvelopeEvent(event, this.options.source));
+      await this.store.enqueue(webhooks.map((w) => ({ webhookId: w.id, eventId: event.id, action: event.kind, payload })));
+      this.wake();
+    });
+    this.queuing = queued.catch(() => undefined);
+    return queued;
+  };
+
+  private enabledWebhooks(): Promise<WebhookRecord[]> {
+    const now = Date.now();
+    if (!this.cached || now - this.cached.at > CACHE_MS) {
+      const webhooks = this.store.listEnabled();
+      this.cached = { at: now, webhooks };
+      webhooks.catch(() => (this.cached = undefined));
+    }
+    return this.cached.webhooks;
+  }
+
+  /** Queue an earlier delivery's event again (at the end of the webhook's line). */
+  async redeliver(webhook: WebhookRecord, delivery: DeliveryRecord): Promise<void> {
+    await this.store.enqueue([{ webhookId: webhook.id, eventId: delivery.eventId, action: delivery.action, payload: delivery.payload }]);
+    this.wake();
+  }
+
+  /** Send a test event now (not queued, not retried); the attempt is logged like a delivery. */
+  async ping(webhook: WebhookRecord, actor: string): Promise<DeliveryRecord> {
+    const event = pingEvent(randomUUID(), this.options.source, actor);
+    const at = Date.now();
+    const result = await this.attempt(webhook, { eventId: event.id, action: 'ping', payload: JSON.stringify(event) });
+    return this.store.recordFinished({ webhookId: webhook.id, eventId: event.id, action: 'ping', payload: JSON.stringify(event) }, result.ok ? 'delivered' : 'failed', toAttempt(at, result));
+  }
+
+  start(): void {
+    if (this.running || !this.options.deliver) return;
+    this.running = true;
+    for (let i = 0; i < this.options.workers; i++) this.workers.push(this.workerLoop());
+  }
+
+  /** Stop the workers (a delivery in flight finishes first) after queuing what was emitted. */
+  async stop(): Promise<void> {
+    await this.queuing;
+    this.running = false;
+    this.wake();
+    await Promise.all(this.workers);
+    this.workers = [];
+  }
+
+  private wake(): void {
+    for (const w of this.wakers) w();
+  }
+
+  private async workerLoop(): Promise<void> {
+    while (this.running) {
+      let worked = false;
+      try {
+        worked = await this.runOne();
+        await this.pruneNowAndThen();
+      } catch (err) {
+        this.options.logger.warn({ err }, 'webhook worker error');
+      }
+      if (worked || !this.running) continue;
+      await new Promise<void>((res) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.wakers.delete(wake);
+          res();
+        };
+        const timer = setTimeout(wake, this.options.pollMs);
+        this.wakers.add(wake);
+      });
+    }
+  }
+
+  private async pruneNowAndThen(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastPrune < PRUNE_EVERY_MS) return;
+    this.lastPrune = now;
+    const removed = await this.store.prune(now - this.options.logRetentionMs);
+    if (removed) this.options.logger.info({ removed }, 'pruned the webhook delivery log');
+  }
+
+  /** Claim one due delivery and send it; false when none was due. */
+  async runOne(): Promise<boolean> {
+    const claimed = await this.store.claim(this.workerId, this.options.leaseMs);
+    if (!claimed) return false;
+    const { delivery, webhook } = claimed;
+    const at = Date.now();
+    const result = await this.attempt(webhook, delivery);
+    const attempts = delivery.attempts + 1;
+    const attempt = toAttempt(at, result);
+    if (result.ok) {
+      await this.store.finish(delivery.id, this.workerId, 'delivered', attempt);
+    } else if (attempts >= this.options.maxAttempts) {
+      await this.store.finish(delivery.id, this.workerId, 'failed', attempt);
+      this.options.logger.warn({ webhook: webhook.id, delivery: delivery.id, attempts, error: result.error }, 'webhook delivery failed; giving up');
+    } else {
+      const retryAt = Date.now() + retryDelay(attempts, this.options.retryBaseMs, this.options.retryMaxMs);
+      await this.store.finish(delivery.id, this.workerId, 'pending', attempt, retryAt);
+      this.options.logger.info({ webhook: webhook.id, delivery: delivery.id, attempts, error: result.error }, 'webhook delivery failed; will retry');
+    }
+    return true;
+  }
+
+  /** One signed POST of the envelope to the webhook's target, checked against the allow-list after resolving. */
+  private async attempt(webhook: WebhookRecord, d: Pick<DeliveryRecord, 'eventId' | 'action' | 'payload'> & { id?: number }): Promise<SendResult> {
+    const started = Date.now();
+    let target;
+    try {
+      target = await this.targets.resolveTarget(webhook.url);
+    } catch (err) {
+      if (!(err instanceof TargetRefused)) throw err;
+      return { ok: false, statusCode: null, durationMs: Date.now() - started, error: `refused: ${err.message}`, excerpt: null };
+    }
+    return send(target, `{"events":[${d.payload}]}`, {
+      secret: webhook.secret,
+      timeoutMs: this.options.timeoutMs,
+      headers: {
+        'X-Registry-Event': d.action,
+        'X-Registry-Event-Id': d.eventId,
+        'X-Registry-Webhook': webhook.id,
+        ...(d.id !== undefined ? { 'X-Registry-Delivery': String(d.id) } : {}),
+      },
+    });
+  }
+}
+
+function toAttempt(at: number, r: SendResult): AttemptRecord {
+  return { at, statusCode: r.statusCode, durationMs: r.durationMs, error: r.error, excerpt: r.excerpt };
+}

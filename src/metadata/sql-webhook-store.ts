@@ -1,0 +1,238 @@
+// WebhookStore on the SQL database of SqlMetadataStore (SQLite, PostgreSQL).
+//
+// Claiming is a select of a candidate and a conditional update of that row (it must still be
+// pending and free or expired), as for scan jobs. A candidate must be the first pending
+// delivery of its webhook: while the head waits for a retry or is held by a worker, nothing
+// behind it is sent, which keeps each webhook's events in order.
+import { randomUUID } from 'node:crypto';
+import { sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
+import { toNumber, type Database, type WebhookDeliveriesTable, type WebhooksTable } from './schema.js';
+import type { AttemptRecord, ClaimedDelivery, DeliveryRecord, DeliveryState, NewDelivery, NewWebhook, WebhookChanges, WebhookRecord, WebhookStore } from './webhook-store.js';
+
+const CLAIM_TRIES = 5;
+
+function toWebhook(r: Selectable<WebhooksTable>): WebhookRecord {
+  return {
+    id: r.id,
+    namespace: r.namespace,
+    url: r.url,
+    events: JSON.parse(r.events) as string[],
+    repositories: r.repositories,
+    secret: r.secret,
+    enabled: Number(r.enabled) === 1,
+    createdBy: r.created_by,
+    createdAt: new Date(toNumber(r.created_at)),
+    updatedAt: new Date(toNumber(r.updated_at)),
+  };
+}
+
+function toDelivery(r: Selectable<WebhookDeliveriesTable>): DeliveryRecord {
+  const date = (v: number | string | null) => (v === null ? null : new Date(toNumber(v)));
+  return {
+    id: toNumber(r.id),
+    webhookId: r.webhook_id,
+    eventId: r.event_id,
+    action: r.action,
+    payload: r.payload,
+    state: r.state as DeliveryState,
+    attempts: toNumber(r.attempts),
+    createdAt: new Date(toNumber(r.created_at)),
+    nextAttemptAt: new Date(toNumber(r.next_attempt_at)),
+    lastAttemptAt: date(r.last_attempt_at),
+    statusCode: r.status_code === null ? null : toNumber(r.status_code),
+    durationMs: r.duration_ms === null ? null : toNumber(r.duration_ms),
+    error: r.error,
+    responseExcerpt: r.response_excerpt,
+  };
+}
+
+function attemptColumns(a: AttemptRecord) {
+  return { last_attempt_at: a.at, status_code: a.statusCode, duration_ms: a.durationMs, error: a.error?.slice(0, 2000) ?? null, response_excerpt: a.excerpt };
+}
+
+export class SqlWebhookStore implements WebhookStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  private scoped(namespace: string | null) {
+    const q = this.db.selectFrom('webhooks').selectAll();
+    return namespace === null ? q.where('namespace', 'is', null) : q.where('namespace', '=', namespace);
+  }
+
+  async listWebhooks(namespace: string | null): Promise<WebhookRecord[]> {
+    return (await this.scoped(namespace).orderBy('created_at').orderBy('id').execute()).map(toWebhook);
+  }
+
+  async listEnabled(): Promise<WebhookRecord[]> {
+    return (await this.db.selectFrom('webhooks').selectAll().where('enabled', '=', 1).execute()).map(toWebhook);
+  }
+
+  async getWebhook(namespace: string | null, id: string): Promise<WebhookRecord | undefined> {
+    const row = await this.scoped(namespace).where('id', '=', id).executeTakeFirst();
+    return row ? toWebhook(row) : undefined;
+  }
+
+  async createWebhook(w: NewWebhook): Promise<WebhookRecord> {
+    const now = Date.now();
+    const id = randomUUID();
+    await this.db
+      .insertInto('webhooks')
+      .values({
+        id,
+        namespace: w.namespace,
+        url: w.url,
+        events: JSON.stringify(w.events),
+        repositories: w.repositories,
+        secret: w.secret,
+        enabled: w.enabled ? 1 : 0,
+        created_by: w.createdBy,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    return { ...w, id, createdAt: new Date(now), updatedAt: new Date(now) };
+  }
+
+  async updateWebhook(namespace: string | null, id: string, changes: WebhookChanges): Promise<WebhookRecord | undefined> {
+    const set = {
+      updated_at: Date.now(),
+      ...(changes.url !== undefined ? { url: changes.url } : {}),
+      ...(changes.events !== undefined ? { events: JSON.stringify(changes.events) } : {}),
+      ...(changes.repositories !== undefined ? { repositories: changes.repositories } : {}),
+      ...(changes.enabled !== undefined ? { enabled: changes.enabled ? 1 : 0 } : {}),
+      ...(changes.secret !== undefined ? { secret: changes.secret } : {}),
+    };
+    let q = this.db.updateTable('webhooks').set(set).where('id', '=', id);
+    q = namespace === null ? q.where('namespace', 'is', null) : q.where('namespace', '=', namespace);
+    const result = await q.executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return undefined;
+    return this.getWebhook(namespace, id);
+  }
+
+  async deleteWebhook(namespace: string | null, id: string): Promise<WebhookRecord | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      let q = trx.selectFrom('webhooks').selectAll().where('id', '=', id);
+      q = namespace === null ? q.where('namespace', 'is', null) : q.where('namespace', '=', namespace);
+      const row = await q.executeTakeFirst();
+      if (!row) return undefined;
+      await trx.deleteFrom('webhook_deliveries').where('webhook_id', '=', id).execute();
+      await trx.deleteFrom('webhooks').where('id', '=', id).execute();
+      return toWebhook(row);
+    });
+  }
+
+  async enqueue(deliveries: NewDelivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    const now = Date.now();
+    await this.db
+      .insertInto('webhook_deliveries')
+      .values(
+        deliveries.map((d) => ({
+          webhook_id: d.webhookId,
+          event_id: d.eventId,
+          action: d.action,
+          payload: d.payload,
+          state: 'pending',
+          attempts: 0,
+          created_at: now,
+          next_attempt_at: now,
+        })),
+      )
+      .execute();
+  }
+
+  async recordFinished(d: NewDelivery, state: Exclude<DeliveryState, 'pending'>, attempt: AttemptRecord): Promise<DeliveryRecord> {
+    const row = await this.db
+      .insertInto('webhook_deliveries')
+      .values({
+        webhook_id: d.webhookId,
+        event_id: d.eventId,
+        action: d.action,
+        payload: d.payload,
+        state,
+        attempts: 1,
+        created_at: attempt.at,
+        next_attempt_at: attempt.at,
+        ...attemptColumns(attempt),
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toDelivery(row);
+  }
+
+  async claim(worker: string, leaseMs: number): Promise<ClaimedDelivery | undefined> {
+    for (let i = 0; i < CLAIM_TRIES; i++) {
+      const now = Date.now();
+      const free = (eb: ExpressionBuilder<Database, 'webhook_deliveries'>) =>
+        eb.and([eb('webhook_deliveries.state', '=', 'pending'), eb.or([eb('webhook_deliveries.worker', 'is', null), eb('webhook_deliveries.lease_until', '<', now)])]);
+      const candidate = await this.db
+        .selectFrom('webhook_deliveries')
+        .innerJoin('webhooks', 'webhooks.id', 'webhook_deliveries.webhook_id')
+        .select('webhook_deliveries.id')
+        .where('webhooks.enabled', '=', 1)
+        .where(free)
+        .where('webhook_deliveries.next_attempt_at', '<=', now)
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('webhook_deliveries as earlier')
+                .select('earlier.id')
+                .whereRef('earlier.webhook_id', '=', 'webhook_deliveries.webhook_id')
+                .where('earlier.state', '=', 'pending')
+                .whereRef('earlier.id', '<', 'webhook_deliveries.id'),
+            ),
+          ),
+        )
+        .orderBy('webhook_deliveries.next_attempt_at')
+        .orderBy('webhook_deliveries.id')
+        .limit(1)
+        .executeTakeFirst();
+      if (!candidate) return undefined;
+      const taken = await this.db.updateTable('webhook_deliveries').set({ worker, lease_until: now + leaseMs }).where('id', '=', candidate.id).where(free).executeTakeFirst();
+      if (Number(taken.numUpdatedRows) === 0) continue;
+      const row = await this.db.selectFrom('webhook_deliveries').selectAll().where('id', '=', candidate.id).where('worker', '=', worker).executeTakeFirst();
+      if (!row) continue;
+      const webhook = await this.db.selectFrom('webhooks').selectAll().where('id', '=', row.webhook_id).executeTakeFirst();
+      if (webhook) return { delivery: toDelivery(row), webhook: toWebhook(webhook) };
+    }
+    return undefined;
+  }
+
+  async finish(id: number, worker: string, state: DeliveryState, attempt: AttemptRecord, retryAt?: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('webhook_deliveries')
+      .set({
+        state,
+        attempts: sql<number>`attempts + 1`,
+        worker: null,
+        lease_until: null,
+        ...(retryAt !== undefined ? { next_attempt_at: retryAt } : {}),
+        ...attemptColumns(attempt),
+      })
+      .where('id', '=', id)
+      .where('worker', '=', worker)
+      .where('state', '=', 'pending')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async listDeliveries(webhookId: string, limit: number, before?: number): Promise<DeliveryRecord[]> {
+    let q = this.db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', webhookId).orderBy('id', 'desc').limit(limit);
+    if (before !== undefined) q = q.where('id', '<', before);
+    return (await q.execute()).map(toDelivery);
+  }
+
+  async getDelivery(webhookId: string, id: number): Promise<DeliveryRecord | undefined> {
+    const row = await this.db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', webhookId).where('id', '=', id).executeTakeFirst();
+    return row ? toDelivery(row) : undefined;
+  }
+
+  async prune(cutoff: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom('webhook_deliveries')
+      .where('state', 'in', ['delivered', 'failed'])
+      .where((eb) => eb(eb.fn.coalesce('last_attempt_at', 'created_at'), '<', cutoff))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
