@@ -32,6 +32,8 @@ export class WebhookReceiver {
   secret = '';
   /** The status to answer with, per request (default 200). */
   answer: (request: { body: string; count: number }) => number = () => 200;
+  /** Read requests but never answer them. */
+  silent = false;
   private server: Server | undefined;
   port = 0;
 
@@ -51,7 +53,7 @@ export class WebhookReceiver {
       req.on('data', (c: Buffer) => parts.push(c));
       req.on('end', () => {
         const body = Buffer.concat(parts).toString('utf8');
-        const status = this.answer({ body, count: this.received.length });
+        const status = this.silent ? 0 : this.answer({ body, count: this.received.length });
         let json: Received['json'] = { events: [] };
         try {
           json = JSON.parse(body) as Received['json'];
@@ -59,7 +61,7 @@ export class WebhookReceiver {
           // Recorded as is; the test's assertions will show it.
         }
         this.received.push({ headers: req.headers, body, json, signed: verifySignature(this.secret, req.headers, body), status });
-        res.writeHead(status, { 'Content-Type': 'text/plain' }).end(status < 300 ? 'ok' : 'receiver error');
+        if (!this.silent) res.writeHead(status, { 'Content-Type': 'text/plain' }).end(status < 300 ? 'ok' : 'receiver error');
       });
     });
     await new Promise<void>((resolve, reject) => {
@@ -83,7 +85,7 @@ export class WebhookReceiver {
 
   /** The events accepted (2xx) so far, in arrival order. */
   accepted(): Record<string, any>[] {
-    return this.received.filter((r) => r.status < 300).flatMap((r) => r.json.events);
+    return this.received.filter((r) => r.status >= 200 && r.status < 300).flatMap((r) => r.json.events);
   }
 
   /** Wait until `until` holds for the received requests (bounded). */
