@@ -94,20 +94,6 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, webhooks: webhookStore } = await openMetadataStore(config, logger);
   const auditor = new Auditor(access, logger);
   const events = new EventBus((err, event) => logger.warn({ err, event: event.kind, repository: event.repository }, 'could not queue an event'));
-  const webhooks = new WebhookService(webhookStore, new TargetPolicy(config.webhooks.allowedHosts), {
-    deliver: config.webhooks.enabled,
-    workers: config.webhooks.workers,
-    timeoutMs: config.webhooks.timeoutMs,
-    maxAttempts: config.webhooks.maxAttempts,
-    retryBaseMs: config.webhooks.retryBaseMs,
-    retryMaxMs: config.webhooks.retryMaxMs,
-    pollMs: config.webhooks.pollMs,
-    leaseMs: config.webhooks.leaseMs,
-    logRetentionMs: config.webhooks.logRetentionMs,
-    source: { addr: hostname(), instanceID: randomUUID() },
-    logger,
-  });
-  events.subscribe(webhooks.record);
   const policies = new NamespacePolicies(
     policyStore,
     (err, what) => logger.error({ err }, what),
@@ -148,6 +134,28 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     { uploadSessions: async () => (await metadata.listUploadIds()).length, usedBytesByNamespace: () => policyStore.usedBytesByNamespace() },
     { storageRefreshMs: config.metrics.storageRefreshMs, onError: (err, what) => logger.warn({ err }, `${what} failed`) },
   );
+  const deliveries = metrics.counter({ name: 'webhook_deliveries_total', help: 'Webhook delivery attempts by outcome (delivered, retry, failed: given up)', labelNames: ['outcome'] });
+  const deliverySeconds = metrics.histogram({ name: 'webhook_delivery_duration_seconds', help: 'Duration of webhook delivery attempts', buckets: [0.05, 0.1, 0.5, 1, 5, 10, 30] });
+  const emitted = metrics.counter({ name: 'events_total', help: 'Registry events emitted, by kind', labelNames: ['kind'] });
+  const webhooks = new WebhookService(webhookStore, new TargetPolicy(config.webhooks.allowedHosts), {
+    deliver: config.webhooks.enabled,
+    workers: config.webhooks.workers,
+    timeoutMs: config.webhooks.timeoutMs,
+    maxAttempts: config.webhooks.maxAttempts,
+    retryBaseMs: config.webhooks.retryBaseMs,
+    retryMaxMs: config.webhooks.retryMaxMs,
+    pollMs: config.webhooks.pollMs,
+    leaseMs: config.webhooks.leaseMs,
+    logRetentionMs: config.webhooks.logRetentionMs,
+    source: { addr: hostname(), instanceID: randomUUID() },
+    logger,
+    onAttempt: (outcome, durationMs) => {
+      deliveries.labels(outcome).inc();
+      deliverySeconds.observe(durationMs / 1000);
+    },
+  });
+  events.subscribe(webhooks.record);
+  events.subscribe((e) => void emitted.labels(e.kind).inc());
   const separateMetricsPort = config.metrics.port !== undefined;
   const rateLimit = config.rateLimit.enabled
     ? {

@@ -29,6 +29,8 @@ export interface WebhookServiceOptions {
   logRetentionMs: number;
   source: EventSource;
   logger: Logger;
+  /** Told of every queued delivery's attempt (metrics). */
+  onAttempt?: (outcome: 'delivered' | 'retry' | 'failed', durationMs: number) => void;
 }
 
 /** The delay before retry number `attempt` (1 = first retry): doubling, capped, then jittered to 50-100 %. */
@@ -187,9 +189,11 @@ export class WebhookService {
     const result = await this.attempt(webhook, delivery);
     const attempts = delivery.attempts + 1;
     const attempt = toAttempt(at, result);
-    if (result.ok) {
+    const outcome = result.ok ? 'delivered' : attempts >= this.options.maxAttempts ? 'failed' : 'retry';
+    this.options.onAttempt?.(outcome, result.durationMs);
+    if (outcome === 'delivered') {
       await this.store.finish(delivery.id, this.workerId, 'delivered', attempt);
-    } else if (attempts >= this.options.maxAttempts) {
+    } else if (outcome === 'failed') {
       await this.store.finish(delivery.id, this.workerId, 'failed', attempt);
       this.options.logger.warn({ webhook: webhook.id, delivery: delivery.id, attempts, error: result.error }, 'webhook delivery failed; giving up');
     } else {

@@ -57,6 +57,10 @@ describe('webhook delivery: retries and order', () => {
     const first = log.find((d) => d.state === 'delivered' && d.attempts === 3);
     assert.ok(first, JSON.stringify(log));
     assert.equal(first.statusCode, 200);
+    const metrics = await (await fetch(`${reg.url}/metrics`)).text();
+    assert.match(metrics, /^registry_webhook_deliveries_total\{outcome="retry"\} 2$/m);
+    assert.match(metrics, /^registry_webhook_deliveries_total\{outcome="delivered"\} 3$/m);
+    assert.match(metrics, /^registry_events_total\{kind="push"\} 3$/m);
     expect(await api(reg, 'DELETE', `/webhooks/${id}`, { as: ADMIN }), 204);
   });
 
