@@ -59,6 +59,8 @@ export async function send(target: ResolvedTarget, body: string, options: SendOp
       {
         method: 'POST',
         lookup: pinned,
+        // A connection of its own each time: no pooled socket outlives the check of its address.
+        agent: false,
         headers: {
           'Content-Type': EVENTS_MEDIA_TYPE,
           'Content-Length': String(payload.length),

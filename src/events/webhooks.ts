@@ -13,6 +13,8 @@ import { TargetRefused, type TargetPolicy } from './targets.js';
 
 /** The enabled webhooks are read again after this long (changes made on other nodes). */
 const CACHE_MS = 2_000;
+/** Events written per insert at most. */
+const QUEUE_BATCH = 500;
 /** Old log rows are pruned at most this often. */
 const PRUNE_EVERY_MS = 3600_000;
 
@@ -56,8 +58,9 @@ export function newSecret(): string {
 export class WebhookService {
   private readonly workerId = randomUUID();
   private cached: { at: number; webhooks: Promise<WebhookRecord[]> } | undefined;
-  /** Queuing is serial, so a webhook's deliveries are numbered in the order of their events. */
-  private queuing: Promise<void> = Promise.resolve();
+  private buffer: { event: StampedEvent; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  /** The writer of buffered events, while it runs. */
+  private queuing: Promise<void> | undefined;
   private running = false;
   private workers: Promise<void>[] = [];
   private wakers = new Set<() => void>();
@@ -94,18 +97,38 @@ export class WebhookService {
     return deleted;
   }
 
-  /** The bus listener: queue a delivery for every webhook that wants the event. */
-  record = (event: StampedEvent): Promise<void> => {
-    const queued = this.queuing.then(async () => {
-      const webhooks = (await this.enabledWebhooks()).filter((w) => matches(w, event));
-      if (webhooks.length === 0) return;
-      const payload = JSON.stringify(toEnvelopeEvent(event, this.options.source));
-      await this.store.enqueue(webhooks.map((w) => ({ webhookId: w.id, eventId: event.id, action: event.kind, payload })));
-      this.wake();
+  /**
+   * The bus listener: queue a delivery for every webhook that wants the event. Events are
+   * written in batches, one insert for all that arrived while the previous one was written, so
+   * a burst of pulls does not make a push wait behind one insert each; the order of events is
+   * kept, so a webhook's deliveries are numbered in the order the events happened.
+   */
+  record = (event: StampedEvent): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      this.buffer.push({ event, resolve, reject });
+      this.queuing ??= this.writeBuffered();
     });
-    this.queuing = queued.catch(() => undefined);
-    return queued;
-  };
+
+  private async writeBuffered(): Promise<void> {
+    while (this.buffer.length > 0) {
+      const batch = this.buffer.splice(0, QUEUE_BATCH);
+      try {
+        const webhooks = await this.enabledWebhooks();
+        const rows = batch.flatMap(({ event }) => {
+          const wanted = webhooks.filter((w) => matches(w, event));
+          if (wanted.length === 0) return [];
+          const payload = JSON.stringify(toEnvelopeEvent(event, this.options.source));
+          return wanted.map((w) => ({ webhookId: w.id, eventId: event.id, action: event.kind, payload }));
+        });
+        await this.store.enqueue(rows);
+        if (rows.length) this.wake();
+        for (const b of batch) b.resolve();
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+    this.queuing = undefined;
+  }
 
   private enabledWebhooks(): Promise<WebhookRecord[]> {
     const now = Date.now();

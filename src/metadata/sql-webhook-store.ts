@@ -10,6 +10,8 @@ import { toNumber, type Database, type WebhookDeliveriesTable, type WebhooksTabl
 import type { AttemptRecord, ClaimedDelivery, DeliveryRecord, DeliveryState, NewDelivery, NewWebhook, WebhookChanges, WebhookRecord, WebhookStore } from './webhook-store.js';
 
 const CLAIM_TRIES = 5;
+/** Rows per insert statement. */
+const INSERT_ROWS = 500;
 
 function toWebhook(r: Selectable<WebhooksTable>): WebhookRecord {
   return {
@@ -123,21 +125,20 @@ export class SqlWebhookStore implements WebhookStore {
   async enqueue(deliveries: NewDelivery[]): Promise<void> {
     if (deliveries.length === 0) return;
     const now = Date.now();
-    await this.db
-      .insertInto('webhook_deliveries')
-      .values(
-        deliveries.map((d) => ({
-          webhook_id: d.webhookId,
-          event_id: d.eventId,
-          action: d.action,
-          payload: d.payload,
-          state: 'pending',
-          attempts: 0,
-          created_at: now,
-          next_attempt_at: now,
-        })),
-      )
-      .execute();
+    const rows = deliveries.map((d) => ({
+      webhook_id: d.webhookId,
+      event_id: d.eventId,
+      action: d.action,
+      payload: d.payload,
+      state: 'pending',
+      attempts: 0,
+      created_at: now,
+      next_attempt_at: now,
+    }));
+    // In slices (bound parameters are limited), in one transaction (all or none, in order).
+    await this.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < rows.length; i += INSERT_ROWS) await trx.insertInto('webhook_deliveries').values(rows.slice(i, i + INSERT_ROWS)).execute();
+    });
   }
 
   async recordFinished(d: NewDelivery, state: Exclude<DeliveryState, 'pending'>, attempt: AttemptRecord): Promise<DeliveryRecord> {

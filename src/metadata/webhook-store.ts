@@ -72,7 +72,7 @@ export interface WebhookStore {
   updateWebhook(namespace: string | null, id: string, changes: WebhookChanges): Promise<WebhookRecord | undefined>;
   /** Deletes its deliveries too. */
   deleteWebhook(namespace: string | null, id: string): Promise<WebhookRecord | undefined>;
-  /** Queue deliveries (in the order given). */
+  /** Queue deliveries (in the order given; all or none). */
   enqueue(deliveries: NewDelivery[]): Promise<void>;
   /** A finished delivery that was never queued (a ping). */
   recordFinished(delivery: NewDelivery, state: Exclude<DeliveryState, 'pending'>, attempt: AttemptRecord): Promise<DeliveryRecord>;
