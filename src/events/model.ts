@@ -38,20 +38,19 @@ interface EventBase {
   request?: RequestInfo;
 }
 
-export interface PushEvent extends EventBase {
-  kind: 'push';
+interface ManifestEvent extends EventBase {
   digest: string;
   mediaType: string;
   size: number;
   tag?: string;
 }
 
-export interface PullEvent extends EventBase {
+export interface PushEvent extends ManifestEvent {
+  kind: 'push';
+}
+
+export interface PullEvent extends ManifestEvent {
   kind: 'pull';
-  digest: string;
-  mediaType: string;
-  size: number;
-  tag?: string;
 }
 
 /** A tag removed (digest: where it pointed, when known), or a manifest deleted (no tag). */

@@ -7,6 +7,7 @@ import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { EVENTS_MEDIA_TYPE } from './model.js';
 import type { ResolvedTarget } from './targets.js';
+import type { AttemptRecord } from '../metadata/webhook-store.js';
 
 /** Bytes of a receiver's answer kept in the delivery log. */
 export const EXCERPT_BYTES = 512;
@@ -14,12 +15,9 @@ export const EXCERPT_BYTES = 512;
 export const SIGNATURE_HEADER = 'X-Registry-Signature';
 export const TIMESTAMP_HEADER = 'X-Registry-Timestamp';
 
-export interface SendResult {
+/** What the receiver made of one request: a 2xx is ok. */
+export interface SendResult extends Omit<AttemptRecord, 'at'> {
   ok: boolean;
-  statusCode: number | null;
-  durationMs: number;
-  error: string | null;
-  excerpt: string | null;
 }
 
 /**

@@ -250,6 +250,6 @@ export class WebhookService {
   }
 }
 
-function toAttempt(at: number, r: SendResult): AttemptRecord {
-  return { at, statusCode: r.statusCode, durationMs: r.durationMs, error: r.error, excerpt: r.excerpt };
+function toAttempt(at: number, { ok: _ok, ...result }: SendResult): AttemptRecord {
+  return { at, ...result };
 }

@@ -48,6 +48,10 @@ function toDelivery(r: Selectable<WebhookDeliveriesTable>): DeliveryRecord {
   };
 }
 
+function deliveryColumns(d: NewDelivery, at: number) {
+  return { webhook_id: d.webhookId, event_id: d.eventId, action: d.action, payload: d.payload, created_at: at, next_attempt_at: at };
+}
+
 function attemptColumns(a: AttemptRecord) {
   return { last_attempt_at: a.at, status_code: a.statusCode, duration_ms: a.durationMs, error: a.error?.slice(0, 2000) ?? null, response_excerpt: a.excerpt };
 }
@@ -125,16 +129,7 @@ export class SqlWebhookStore implements WebhookStore {
   async enqueue(deliveries: NewDelivery[]): Promise<void> {
     if (deliveries.length === 0) return;
     const now = Date.now();
-    const rows = deliveries.map((d) => ({
-      webhook_id: d.webhookId,
-      event_id: d.eventId,
-      action: d.action,
-      payload: d.payload,
-      state: 'pending',
-      attempts: 0,
-      created_at: now,
-      next_attempt_at: now,
-    }));
+    const rows = deliveries.map((d) => ({ ...deliveryColumns(d, now), state: 'pending', attempts: 0 }));
     // In slices (bound parameters are limited), in one transaction (all or none, in order).
     await this.db.transaction().execute(async (trx) => {
       for (let i = 0; i < rows.length; i += INSERT_ROWS) await trx.insertInto('webhook_deliveries').values(rows.slice(i, i + INSERT_ROWS)).execute();
@@ -144,17 +139,7 @@ export class SqlWebhookStore implements WebhookStore {
   async recordFinished(d: NewDelivery, state: Exclude<DeliveryState, 'pending'>, attempt: AttemptRecord): Promise<DeliveryRecord> {
     const row = await this.db
       .insertInto('webhook_deliveries')
-      .values({
-        webhook_id: d.webhookId,
-        event_id: d.eventId,
-        action: d.action,
-        payload: d.payload,
-        state,
-        attempts: 1,
-        created_at: attempt.at,
-        next_attempt_at: attempt.at,
-        ...attemptColumns(attempt),
-      })
+      .values({ ...deliveryColumns(d, attempt.at), state, attempts: 1, ...attemptColumns(attempt) })
       .returningAll()
       .executeTakeFirstOrThrow();
     return toDelivery(row);

@@ -23,13 +23,17 @@ export type WebhookChanges = Partial<Pick<WebhookRecord, 'url' | 'events' | 'rep
 
 export type DeliveryState = 'pending' | 'delivered' | 'failed';
 
-export interface DeliveryRecord {
-  id: number;
+export interface NewDelivery {
   webhookId: string;
   eventId: string;
+  /** The event kind (or `ping`). */
   action: string;
   /** The envelope event as JSON. */
   payload: string;
+}
+
+export interface DeliveryRecord extends NewDelivery {
+  id: number;
   state: DeliveryState;
   attempts: number;
   createdAt: Date;
@@ -39,13 +43,6 @@ export interface DeliveryRecord {
   durationMs: number | null;
   error: string | null;
   responseExcerpt: string | null;
-}
-
-export interface NewDelivery {
-  webhookId: string;
-  eventId: string;
-  action: string;
-  payload: string;
 }
 
 /** What one attempt found. */

@@ -8,15 +8,9 @@ import { rm } from 'node:fs/promises';
 import { makeTempDir, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { ADMIN, api, basic, expect } from '../helpers/api.js';
 import { pushImage } from '../helpers/oci.js';
-import { WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { startWithReceiver, stopBoth, webhookSettings, WebhookReceiver } from '../helpers/webhook-receiver.js';
 
-function settings(webhooks: Record<string, unknown>): Record<string, unknown> {
-  return {
-    auth: { enabled: true, initialAdminUsername: ADMIN.username, initialAdminPassword: ADMIN.password },
-    scan: { enabled: false },
-    webhooks: { allowedHosts: ['127.0.0.1'], retryBaseMs: 40, retryMaxMs: 150, pollMs: 20, timeoutMs: 2_000, leaseMs: 5_000, ...webhooks },
-  };
-}
+const settings = (webhooks: Record<string, unknown>) => webhookSettings(webhooks);
 
 async function createHook(reg: TestRegistry, receiver: WebhookReceiver, url = receiver.url): Promise<string> {
   const created = expect(await api(reg, 'POST', '/webhooks', { as: ADMIN, body: { url, events: ['push'] } }), 201);
@@ -34,14 +28,8 @@ const admin = { Authorization: basic(ADMIN) };
 describe('webhook delivery: retries and order', () => {
   let reg: TestRegistry;
   let receiver: WebhookReceiver;
-  before(async () => {
-    reg = await startRegistry(settings({ maxAttempts: 3, workers: 3 }));
-    receiver = await WebhookReceiver.start();
-  });
-  after(async () => {
-    await reg.close();
-    await receiver.stop();
-  });
+  before(async () => ({ reg, receiver } = await startWithReceiver(settings({ maxAttempts: 3, workers: 3 }))));
+  after(() => stopBoth(reg, receiver));
 
   test('a 500 is retried; later events wait for it and arrive in order', async () => {
     const id = await createHook(reg, receiver);
@@ -86,14 +74,8 @@ describe('webhook delivery: retries and order', () => {
 describe('webhook delivery: a receiver that is down', () => {
   let reg: TestRegistry;
   let receiver: WebhookReceiver;
-  before(async () => {
-    reg = await startRegistry(settings({ maxAttempts: 100 }));
-    receiver = await WebhookReceiver.start();
-  });
-  after(async () => {
-    await reg.close();
-    await receiver.stop();
-  });
+  before(async () => ({ reg, receiver } = await startWithReceiver(settings({ maxAttempts: 100 }))));
+  after(() => stopBoth(reg, receiver));
 
   test('a receiver that is down is retried until it is back', async () => {
     const id = await createHook(reg, receiver);
@@ -162,15 +144,9 @@ describe('webhook delivery: the queue survives a restart', () => {
 describe('webhook delivery: the allow-list is checked again after DNS resolution', () => {
   let reg: TestRegistry;
   let receiver: WebhookReceiver;
-  before(async () => {
-    // `localhost` is allowed by name, but loopback addresses are not listed.
-    reg = await startRegistry(settings({ allowedHosts: ['localhost'], maxAttempts: 1 }));
-    receiver = await WebhookReceiver.start();
-  });
-  after(async () => {
-    await reg.close();
-    await receiver.stop();
-  });
+  // `localhost` is allowed by name, but loopback addresses are not listed.
+  before(async () => ({ reg, receiver } = await startWithReceiver(settings({ allowedHosts: ['localhost'], maxAttempts: 1 }))));
+  after(() => stopBoth(reg, receiver));
 
   test('a name that resolves to a forbidden address is refused at delivery; nothing is sent', async () => {
     const url = `http://localhost:${receiver.port}/hook`;

@@ -6,33 +6,22 @@ import assert from 'node:assert/strict';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { ADMIN, api, basic, expect } from '../helpers/api.js';
 import { expectStatus, pushImage } from '../helpers/oci.js';
-import { WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { startWithReceiver, stopBoth, webhookSettings, WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const admin = { Authorization: basic(ADMIN) };
 
-function settings(webhooks: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    auth: { enabled: true, initialAdminUsername: ADMIN.username, initialAdminPassword: ADMIN.password },
-    scan: { enabled: false },
-    retention: { untaggedGraceMs: 0 },
-    webhooks: { allowedHosts: ['127.0.0.1'], retryBaseMs: 40, retryMaxMs: 150, pollMs: 20, timeoutMs: 2_000, leaseMs: 5_000, ...webhooks },
-  };
-}
+const settings = (webhooks: Record<string, unknown> = {}) => webhookSettings(webhooks, { retention: { untaggedGraceMs: 0 } });
 
 describe('event sources', () => {
   let reg: TestRegistry;
   let receiver: WebhookReceiver;
   before(async () => {
-    reg = await startRegistry(settings());
-    receiver = await WebhookReceiver.start();
+    ({ reg, receiver } = await startWithReceiver(settings()));
     expect(await api(reg, 'POST', '/namespaces', { as: ADMIN, body: { name: 'team' } }), 201);
     const created = expect(await api(reg, 'POST', '/webhooks', { as: ADMIN, body: { url: receiver.url, events: ['delete', 'quota.exceeded'] } }), 201);
     receiver.secret = created.json.secret;
   });
-  after(async () => {
-    await reg.close();
-    await receiver.stop();
-  });
+  after(() => stopBoth(reg, receiver));
 
   const deletes = () => receiver.accepted().filter((e) => e['action'] === 'delete');
 

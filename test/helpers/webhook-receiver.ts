@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ADMIN } from './api.js';
+import { startRegistry, type TestRegistry } from './registry.js';
 
 export interface Received {
   headers: IncomingHttpHeaders;
@@ -96,4 +98,28 @@ export class WebhookReceiver {
       await sleep(20);
     }
   }
+}
+
+/**
+ * A registry with access control (ADMIN), no scanning unless asked, and webhooks that may
+ * reach 127.0.0.1 with short retry delays; `webhooks` and `extra` override.
+ */
+export function webhookSettings(webhooks: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    auth: { enabled: true, initialAdminUsername: ADMIN.username, initialAdminPassword: ADMIN.password, throttleSlowAfter: 10_000, throttleRefuseAfter: 10_000 },
+    scan: { enabled: false },
+    ...extra,
+    webhooks: { allowedHosts: ['127.0.0.1'], retryBaseMs: 40, retryMaxMs: 150, pollMs: 20, timeoutMs: 2_000, leaseMs: 5_000, ...webhooks },
+  };
+}
+
+/** A registry with these settings and a receiver. */
+export async function startWithReceiver(settings: Record<string, unknown>): Promise<{ reg: TestRegistry; receiver: WebhookReceiver }> {
+  return { reg: await startRegistry(settings), receiver: await WebhookReceiver.start() };
+}
+
+/** Stop the receiver first (a delivery in flight then ends at once), then the registry. */
+export async function stopBoth(reg: TestRegistry | undefined, receiver: WebhookReceiver | undefined): Promise<void> {
+  await receiver?.stop();
+  await reg?.close();
 }

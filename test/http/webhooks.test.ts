@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import type { TestRegistry } from '../helpers/registry.js';
 import { ADMIN, api, assertNoSecrets, auditEvents, basic, expect, startTeamRegistry, type Credentials } from '../helpers/api.js';
 import { expectStatus, pushImage, randomBytes, sha256 } from '../helpers/oci.js';
-import { WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { webhookSettings, WebhookReceiver } from '../helpers/webhook-receiver.js';
 
-const FAST = { webhooks: { allowedHosts: ['127.0.0.1'], retryBaseMs: 50, retryMaxMs: 200, pollMs: 20, timeoutMs: 2_000, leaseMs: 5_000 }, scan: { pollMs: 20 } };
+const FAST = webhookSettings({}, { scan: { pollMs: 20 } });
 
 function auth(c: Credentials): Record<string, string> {
   return { Authorization: basic(c) };
@@ -24,7 +24,9 @@ describe('webhooks (management API and events)', () => {
   let hookId = '';
 
   before(async () => {
-    ({ reg, owner, reader, outsider } = await startTeamRegistry(FAST));
+    // startTeamRegistry turns access control on itself.
+    const { auth: _auth, ...settings } = FAST;
+    ({ reg, owner, reader, outsider } = await startTeamRegistry(settings));
     receiver = await WebhookReceiver.start();
   });
   after(async () => {

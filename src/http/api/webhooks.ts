@@ -14,13 +14,13 @@ import { TargetRefused } from '../../events/targets.js';
 import type { DeliveryRecord, WebhookRecord } from '../../metadata/webhook-store.js';
 import { audit, badRequest, notFound, param, readJson, readQuery, requireAdmin, route, type ApiContext, type Caller } from './context.js';
 import { managedNamespace } from './namespaces.js';
+import { RepositoryGlob } from './retention.js';
 
 const Url = z.string().min(1).max(2048);
 const Events = z
   .array(z.enum(EVENT_KINDS))
   .min(1)
   .transform((events) => [...new Set(events)]);
-const RepositoryGlob = z.string().regex(/^[a-z0-9._/*?-]{1,255}$/, { message: 'repositories: a glob over repository names (lower-case name characters, / and the wildcards * and ?)' });
 
 export const NewWebhookBody = z.strictObject({
   url: Url,
