@@ -5,15 +5,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestRegistry } from '../helpers/registry.js';
-import { ADMIN, api, assertNoSecrets, auditEvents, basic, expect, startTeamRegistry, type Credentials } from '../helpers/api.js';
+import { ADMIN, api, assertNoSecrets, auditEvents, authHeaders, expect, startTeamRegistry, type Credentials } from '../helpers/api.js';
 import { expectStatus, pushImage, randomBytes, sha256 } from '../helpers/oci.js';
 import { webhookSettings, WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const FAST = webhookSettings({}, { scan: { pollMs: 20 } });
-
-function auth(c: Credentials): Record<string, string> {
-  return { Authorization: basic(c) };
-}
 
 describe('webhooks (management API and events)', () => {
   let reg: TestRegistry;
@@ -68,7 +64,7 @@ describe('webhooks (management API and events)', () => {
   });
 
   test('a push arrives signed, in the Distribution envelope', async () => {
-    const image = await pushImage(reg.url, 'team/app', { reference: 'v1', headers: { ...auth(owner), 'User-Agent': 'test-client/1' } });
+    const image = await pushImage(reg.url, 'team/app', { reference: 'v1', headers: { ...authHeaders(owner), 'User-Agent': 'test-client/1' } });
     await receiver.waitFor((r) => r.some((x) => x.json.events[0]?.action === 'push'), 'the push event');
     const request = receiver.received.find((x) => x.json.events[0]?.action === 'push')!;
     assert.ok(request.signed, 'the signature verifies with the secret');
@@ -112,9 +108,9 @@ describe('webhooks (management API and events)', () => {
   });
 
   test('a pull (GET, not HEAD) and a tag delete arrive', async () => {
-    await expectStatus(await fetch(`${reg.url}/v2/team/app/manifests/v1`, { method: 'HEAD', headers: auth(reader) }), 200);
-    await expectStatus(await fetch(`${reg.url}/v2/team/app/manifests/v1`, { headers: { ...auth(reader), Accept: 'application/vnd.oci.image.manifest.v1+json' } }), 200);
-    await expectStatus(await fetch(`${reg.url}/v2/team/app/manifests/v1`, { method: 'DELETE', headers: auth(owner) }), 202);
+    await expectStatus(await fetch(`${reg.url}/v2/team/app/manifests/v1`, { method: 'HEAD', headers: authHeaders(reader) }), 200);
+    await expectStatus(await fetch(`${reg.url}/v2/team/app/manifests/v1`, { headers: { ...authHeaders(reader), Accept: 'application/vnd.oci.image.manifest.v1+json' } }), 200);
+    await expectStatus(await fetch(`${reg.url}/v2/team/app/manifests/v1`, { method: 'DELETE', headers: authHeaders(owner) }), 202);
     await receiver.waitFor((r) => r.some((x) => x.json.events[0]?.action === 'delete'), 'the delete event');
     const pulls = receiver.accepted().filter((e) => e['action'] === 'pull');
     assert.equal(pulls.length, 1, 'HEAD is not a pull');
@@ -134,7 +130,7 @@ describe('webhooks (management API and events)', () => {
     const big = randomBytes(5000);
     const res = await fetch(`${reg.url}/v2/team/big/blobs/uploads/?digest=${sha256(big)}`, {
       method: 'POST',
-      headers: { ...auth(owner), 'Content-Type': 'application/octet-stream' },
+      headers: { ...authHeaders(owner), 'Content-Type': 'application/octet-stream' },
       body: big,
     });
     assert.equal(res.status, 403);
@@ -191,8 +187,8 @@ describe('webhooks (management API and events)', () => {
     assert.equal(changed.json.secret, undefined);
     // A push to a repository the glob does not match is not sent.
     const count = receiver.received.length;
-    await pushImage(reg.url, 'team/other', { reference: 'x', headers: auth(owner) });
-    await pushImage(reg.url, 'team/only-this', { reference: 'x', headers: auth(owner) });
+    await pushImage(reg.url, 'team/other', { reference: 'x', headers: authHeaders(owner) });
+    await pushImage(reg.url, 'team/only-this', { reference: 'x', headers: authHeaders(owner) });
     await receiver.waitFor((r) => r.length > count, 'the matching push');
     await reg.app.events.settle();
     const repos = receiver.received.slice(count).map((r) => r.json.events[0]!['target'].repository);
@@ -217,7 +213,7 @@ describe('webhooks (management API and events)', () => {
     expect(await api(reg, 'GET', `/webhooks/${hookId}`, { as: ADMIN }), 404);
     expect(await api(reg, 'GET', `/namespaces/team/webhooks/${created.json.id}`, { as: ADMIN }), 404);
     const count = receiver.received.length;
-    await pushImage(reg.url, 'olivia/private', { reference: 'p', headers: auth(owner) });
+    await pushImage(reg.url, 'olivia/private', { reference: 'p', headers: authHeaders(owner) });
     await receiver.waitFor((r) => r.slice(count).some((x) => x.headers['x-registry-webhook'] === created.json.id), 'the system-wide delivery');
     const got = receiver.received.slice(count).find((x) => x.headers['x-registry-webhook'] === created.json.id)!;
     assert.equal(got.json.events[0]!['target'].repository, 'olivia/private');
