@@ -187,3 +187,29 @@ describe('webhook delivery: listing the address lets the same name through', () 
     }
   });
 });
+
+describe('webhook delivery: two nodes share the queue', () => {
+  test('each event is delivered once, in order, whichever node queued or sends it', async () => {
+    const dir = await makeTempDir();
+    const shared = settings({ maxAttempts: 100, workers: 2 });
+    const receiver = await WebhookReceiver.start();
+    const nodes = [await startRegistry(shared, dir), await startRegistry(shared, dir)];
+    try {
+      await createHook(nodes[0]!, receiver);
+      // The first attempts fail, so later events pile up behind the first one on both nodes.
+      receiver.answer = ({ count }) => (count < 3 ? 500 : 200);
+      const tags = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'];
+      for (const [i, tag] of tags.entries()) await pushImage(nodes[i % 2]!.url, 'library/cluster', { reference: tag, headers: admin });
+      await receiver.waitFor((r) => r.filter((x) => x.status === 200).length >= tags.length, 'every event');
+      const accepted = receiver.received.filter((x) => x.status === 200);
+      assert.deepEqual(accepted.map(tagOf), tags);
+      assert.equal(new Set(accepted.map((x) => x.json.events[0]!['id'])).size, tags.length);
+      // Both nodes queued (their own instance ids are the source of their events).
+      assert.equal(new Set(accepted.map((x) => x.json.events[0]!['source'].instanceID)).size, 2);
+    } finally {
+      await receiver.stop();
+      for (const node of nodes) await node.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
