@@ -97,6 +97,13 @@ export class WebhookService {
     return deleted;
   }
 
+  /** The namespace is gone: its webhooks go too (a namespace created again under the name starts without them). */
+  async deleteNamespace(namespace: string): Promise<number> {
+    const removed = await this.store.deleteNamespaceWebhooks(namespace);
+    this.cached = undefined;
+    return removed;
+  }
+
   /**
    * The bus listener: queue a delivery for every webhook that wants the event. Events are
    * written in batches, one insert for all that arrived while the previous one was written, so

@@ -126,6 +126,16 @@ export class SqlWebhookStore implements WebhookStore {
     });
   }
 
+  async deleteNamespaceWebhooks(namespace: string): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const ids = (await trx.selectFrom('webhooks').select('id').where('namespace', '=', namespace).execute()).map((r) => r.id);
+      if (ids.length === 0) return 0;
+      await trx.deleteFrom('webhook_deliveries').where('webhook_id', 'in', ids).execute();
+      await trx.deleteFrom('webhooks').where('id', 'in', ids).execute();
+      return ids.length;
+    });
+  }
+
   async enqueue(deliveries: NewDelivery[]): Promise<void> {
     if (deliveries.length === 0) return;
     const now = Date.now();

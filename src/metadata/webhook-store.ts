@@ -69,6 +69,8 @@ export interface WebhookStore {
   updateWebhook(namespace: string | null, id: string, changes: WebhookChanges): Promise<WebhookRecord | undefined>;
   /** Deletes its deliveries too. */
   deleteWebhook(namespace: string | null, id: string): Promise<WebhookRecord | undefined>;
+  /** Delete every webhook of a namespace (and their deliveries), when the namespace goes; how many. */
+  deleteNamespaceWebhooks(namespace: string): Promise<number>;
   /** Queue deliveries (in the order given; all or none). */
   enqueue(deliveries: NewDelivery[]): Promise<void>;
   /** A finished delivery that was never queued (a ping). */

@@ -230,6 +230,15 @@ describe('webhooks (management API and events)', () => {
     expect(await api(reg, 'DELETE', `/namespaces/team/webhooks/${hookId}`, { as: owner }), 404);
   });
 
+  test('deleting a namespace deletes its webhooks: a namespace created again under the name has none', async () => {
+    expect(await api(reg, 'POST', '/namespaces', { as: owner, body: { name: 'short-lived' } }), 201);
+    const hook = expect(await api(reg, 'POST', '/namespaces/short-lived/webhooks', { as: owner, body: { url: receiver.url, events: ['push'] } }), 201).json;
+    expect(await api(reg, 'DELETE', '/namespaces/short-lived', { as: owner }), 204);
+    expect(await api(reg, 'POST', '/namespaces', { as: outsider, body: { name: 'short-lived' } }), 201);
+    assert.deepEqual(expect(await api(reg, 'GET', '/namespaces/short-lived/webhooks', { as: outsider }), 200).json.webhooks, []);
+    expect(await api(reg, 'GET', `/namespaces/short-lived/webhooks/${hook.id}`, { as: ADMIN }), 404);
+  });
+
   test('the OpenAPI document lists the webhook routes', async () => {
     const doc = expect(await api(reg, 'GET', '/openapi.json'), 200).json;
     for (const p of ['/namespaces/{name}/webhooks', '/namespaces/{name}/webhooks/{id}', '/namespaces/{name}/webhooks/{id}/deliveries', '/webhooks', '/webhooks/{id}/ping']) {

@@ -268,7 +268,7 @@ export const openApiDocument: OpenApiDocument = {
       },
       delete: {
         operationId: 'deleteNamespace',
-        summary: 'delete a namespace with its members and robots, not its images (owners, administrators)',
+        summary: 'delete a namespace with its members, robots and webhooks, not its images (owners, administrators)',
         tags: ['namespaces'],
         parameters: [par('namespace')],
         responses: { '204': noContent, ...common, '404': err('NotFound') },
