@@ -239,6 +239,13 @@ describe('webhooks (management API and events)', () => {
     expect(await api(reg, 'GET', `/namespaces/short-lived/webhooks/${hook.id}`, { as: ADMIN }), 404);
   });
 
+  test('a namespace holds at most 25 webhooks', async () => {
+    const body = { url: receiver.url, events: ['pull'], enabled: false };
+    for (let i = 0; i < 25; i++) expect(await api(reg, 'POST', '/namespaces/short-lived/webhooks', { as: outsider, body }), 201);
+    const refused = expect(await api(reg, 'POST', '/namespaces/short-lived/webhooks', { as: outsider, body }), 409);
+    assert.match(refused.json.errors[0].message, /at most 25 webhooks/);
+  });
+
   test('the OpenAPI document lists the webhook routes', async () => {
     const doc = expect(await api(reg, 'GET', '/openapi.json'), 200).json;
     for (const p of ['/namespaces/{name}/webhooks', '/namespaces/{name}/webhooks/{id}', '/namespaces/{name}/webhooks/{id}/deliveries', '/webhooks', '/webhooks/{id}/ping']) {

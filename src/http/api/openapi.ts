@@ -110,11 +110,11 @@ function webhookPaths(base: string, scope: (Parameter | Ref)[], who: string, op:
         description:
           'The URL must be allowed by webhooks.allowedHosts (400 otherwise, with the reason); it is checked again at every delivery after DNS resolution. ' +
           'Each delivery is a POST of {"events":[...]} (Distribution notification envelope, application/vnd.docker.distribution.events.v1+json) with ' +
-          'X-Registry-Timestamp and X-Registry-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with the secret>.',
+          'X-Registry-Timestamp and X-Registry-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with the secret>. At most 25 webhooks per namespace (409).',
         tags: ['webhooks'],
         parameters: scope,
         requestBody: body(ref('NewWebhook')),
-        responses: { '201': ok('created, with the secret', ref('CreatedWebhook')), ...common, ...writes, '404': err('NotFound') },
+        responses: { '201': ok('created, with the secret', ref('CreatedWebhook')), ...common, ...writes, '404': err('NotFound'), '409': err('Conflict') },
       },
     },
     [`${base}/{id}`]: {

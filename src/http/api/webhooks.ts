@@ -12,11 +12,13 @@ import { EVENT_KINDS } from '../../events/model.js';
 import { newSecret } from '../../events/webhooks.js';
 import { TargetRefused } from '../../events/targets.js';
 import type { DeliveryRecord, WebhookRecord } from '../../metadata/webhook-store.js';
-import { audit, badRequest, notFound, param, readJson, readQuery, requireAdmin, route, type ApiContext, type Caller } from './context.js';
+import { audit, badRequest, conflict, notFound, param, readJson, readQuery, requireAdmin, route, type ApiContext, type Caller } from './context.js';
 import { managedNamespace } from './namespaces.js';
 import { RepositoryGlob } from './retention.js';
 
 const Url = z.string().min(1).max(2048);
+/** Webhooks per namespace (and system-wide): each event costs one delivery per webhook. */
+export const MAX_WEBHOOKS = 25;
 const Events = z
   .array(z.enum(EVENT_KINDS))
   .min(1)
@@ -115,6 +117,7 @@ function registerScope(app: FastifyInstance, ctx: ApiContext, base: string, scop
   route(app, ctx, 'POST', base, async (_ctx, request, caller) => {
     const namespace = await scopeOf(ctx, request, caller);
     const body = await readJson(request, NewWebhookBody);
+    if ((await service.store.listWebhooks(namespace)).length >= MAX_WEBHOOKS) throw conflict(`at most ${MAX_WEBHOOKS} webhooks per namespace`, { namespace, limit: MAX_WEBHOOKS });
     const webhook = await checked(() => service.create({ namespace, url: body.url, events: body.events, repositories: body.repositories, enabled: body.enabled, createdBy: caller.name }));
     await audit(ctx, caller, 'webhook.create', { ...webhookView(webhook), createdAt: undefined, updatedAt: undefined });
     return { status: 201, body: { ...webhookView(webhook), secret: webhook.secret }, headers: { Location: location(namespace, webhook.id) } };
