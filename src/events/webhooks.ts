@@ -141,8 +141,12 @@ export class WebhookService {
     const now = Date.now();
     if (!this.cached || now - this.cached.at > CACHE_MS) {
       const webhooks = this.store.listEnabled();
-      this.cached = { at: now, webhooks };
-      webhooks.catch(() => (this.cached = undefined));
+      const entry = { at: now, webhooks };
+      this.cached = entry;
+      // A failed read is not kept: the next event reads again.
+      webhooks.catch(() => {
+        if (this.cached === entry) this.cached = undefined;
+      });
     }
     return this.cached.webhooks;
   }
@@ -156,9 +160,10 @@ export class WebhookService {
   /** Send a test event now (not queued, not retried); the attempt is logged like a delivery. */
   async ping(webhook: WebhookRecord, actor: string): Promise<DeliveryRecord> {
     const event = pingEvent(randomUUID(), this.options.source, actor);
+    const delivery = { webhookId: webhook.id, eventId: event.id, action: 'ping', payload: JSON.stringify(event) };
     const at = Date.now();
-    const result = await this.attempt(webhook, { eventId: event.id, action: 'ping', payload: JSON.stringify(event) });
-    return this.store.recordFinished({ webhookId: webhook.id, eventId: event.id, action: 'ping', payload: JSON.stringify(event) }, result.ok ? 'delivered' : 'failed', toAttempt(at, result));
+    const result = await this.attempt(webhook, delivery);
+    return this.store.recordFinished(delivery, result.ok ? 'delivered' : 'failed', toAttempt(at, result));
   }
 
   start(): void {
