@@ -39,6 +39,11 @@ import { SessionService } from './auth/sessions.js';
 import type { SessionStore } from './metadata/session-store.js';
 import { apiReader, openReader, registerBrowseRoutes } from './http/api/browse.js';
 import { registerUi } from './http/ui.js';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { EventBus } from './events/bus.js';
+import { WebhookService } from './events/webhooks.js';
+import { TargetPolicy } from './events/targets.js';
 
 /** How long /readyz waits for each backend. */
 const READY_TIMEOUT_MS = 2_000;
@@ -80,6 +85,10 @@ export interface App {
   scans: ScanService;
   /** The vulnerability database (`registry vulndb import` fills it; its version says when it changed). */
   vulns: VulnStore;
+  /** Registry events (push, pull, delete, scan.finished, quota.exceeded, ...): emit and subscribe. */
+  events: EventBus;
+  /** Webhooks and their delivery queue (workers run when webhooks.enabled). */
+  webhooks: WebhookService;
   /** Prometheus metrics; other subsystems register theirs with metrics.counter() and its kin. */
   metrics: Metrics;
   /** Signing keys and pull policies per namespace. */
@@ -110,13 +119,19 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level }), options: AppOptions = {}): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, signing, sessions: sessionStore, browse } = await openMetadataStore(config, logger);
+  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, signing, sessions: sessionStore, browse, webhooks: webhookStore } = await openMetadataStore(config, logger);
   const auditor = new Auditor(access, logger);
+  const events = new EventBus((err, event) => logger.warn({ err, event: event.kind, repository: event.repository }, 'could not queue an event'));
   const signatures = new SignatureService(metadata, blobStore, signing);
   // Findings come from the scanner's stored results (scanService is created further down).
   const findings: FindingsSource = options.findings ?? { findingsOf: (_repository, digest) => scanService.findingsOf(digest) };
   const pullPolicies = new PullPolicies(signing, signatures, { findings });
-  const policies = new NamespacePolicies(policyStore, (err, what) => logger.error({ err }, what), pullPolicies);
+  const policies = new NamespacePolicies(
+    policyStore,
+    (err, what) => logger.error({ err }, what),
+    pullPolicies,
+    (q) => void events.emit({ kind: 'quota.exceeded', repository: q.repository, namespace: q.namespace, quota: q.quota, message: q.message, detail: q.detail, actor: '' }),
+  );
   const blobs = new BlobService(blobStore, metadata, {
     deletesEnabled: config.deletes.enabled,
     ...(config.storage.driver === 's3' && config.storage.s3.redirect ? { redirectExpirySeconds: config.storage.s3.redirectExpirySeconds } : {}),
@@ -127,10 +142,15 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     metadata,
     {
       deletesEnabled: config.deletes.enabled,
-      // Queued before the push is acknowledged, so a crash right after cannot lose the scan.
+      // Queued before the push is acknowledged, so a crash right after cannot lose the scan or the event.
       onPushed: async (e) => {
-        await scans?.enqueue(e.repository, e.digest, 'push').catch((err: unknown) => logger.warn({ err, digest: e.digest }, 'could not queue a scan'));
+        await Promise.all([
+          scans?.enqueue(e.repository, e.digest, 'push').catch((err: unknown) => logger.warn({ err, digest: e.digest }, 'could not queue a scan')),
+          events.emit({ kind: 'push', ...e }),
+        ]);
       },
+      onPulled: (e) => void events.emit({ kind: 'pull', ...e }),
+      onDeleted: (e) => void events.emit({ kind: 'delete', ...e }),
     },
     policies,
   );
@@ -147,6 +167,28 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     { uploadSessions: async () => (await metadata.listUploadIds()).length, usedBytesByNamespace: () => policyStore.usedBytesByNamespace() },
     { storageRefreshMs: config.metrics.storageRefreshMs, onError: (err, what) => logger.warn({ err }, `${what} failed`) },
   );
+  const deliveries = metrics.counter({ name: 'webhook_deliveries_total', help: 'Webhook delivery attempts by outcome (delivered, retry, failed: given up)', labelNames: ['outcome'] });
+  const deliverySeconds = metrics.histogram({ name: 'webhook_delivery_duration_seconds', help: 'Duration of webhook delivery attempts', buckets: [0.05, 0.1, 0.5, 1, 5, 10, 30] });
+  const emitted = metrics.counter({ name: 'events_total', help: 'Registry events emitted, by kind', labelNames: ['kind'] });
+  const webhooks = new WebhookService(webhookStore, new TargetPolicy(config.webhooks.allowedHosts), {
+    deliver: config.webhooks.enabled,
+    workers: config.webhooks.workers,
+    timeoutMs: config.webhooks.timeoutMs,
+    maxAttempts: config.webhooks.maxAttempts,
+    retryBaseMs: config.webhooks.retryBaseMs,
+    retryMaxMs: config.webhooks.retryMaxMs,
+    pollMs: config.webhooks.pollMs,
+    leaseMs: config.webhooks.leaseMs,
+    logRetentionMs: config.webhooks.logRetentionMs,
+    source: { addr: hostname(), instanceID: randomUUID() },
+    logger,
+    onAttempt: (outcome, durationMs) => {
+      deliveries.labels(outcome).inc();
+      deliverySeconds.observe(durationMs / 1000);
+    },
+  });
+  events.subscribe(webhooks.record);
+  events.subscribe((e) => void emitted.labels(e.kind).inc());
   const separateMetricsPort = config.metrics.port !== undefined;
   const rateLimit = config.rateLimit.enabled
     ? {
@@ -194,6 +236,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     logger,
     ...(config.scan.sbom ? { pushArtifact: async (a: ArtifactPush) => void (await pushReferrerArtifact(blobs, manifests, a)) } : {}),
     onFinished: (e) => {
+      void events.emit({ kind: 'scan.finished', repository: e.repository, digest: e.digest, status: e.status, summary: e.summary, actor: 'scanner' });
       scansFinished.labels(e.status).inc();
       for (const [severity, n] of Object.entries(e.summary.vulnerabilities)) if (n) scanFindings.labels(severity).inc(n);
     },
@@ -212,7 +255,9 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     audit: (event) => auditor.record(event),
     flushPulls: () => policies.flush(),
     ...(forgetManifest ? { onManifestDeleted: forgetManifest } : {}),
+    onRemoved: (e) => void events.emit({ kind: 'delete', ...e, reason: 'retention' }),
   });
+  webhooks.start();
 
   const browseContext = { browse, metadata, manifests, blobs, policies, signatures, authEnabled: auth !== undefined };
   if (auth) {
@@ -234,6 +279,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       signing,
       signatures,
       pullPolicies,
+      webhooks,
       ...(limitIdentity ? { limitIdentity } : {}),
       ...(auth.sessions ? { sessions: { service: auth.sessions, secureCookies: config.ui.secureCookies } } : {}),
     };
@@ -265,7 +311,10 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
         dryRun: options.dryRun === true,
         purgeUploads: (ttl) => blobs.purgeStaleUploads(ttl),
         uploadTtlMs: config.uploads.sessionTtlMs,
-        ...(forgetManifest ? { onManifestDeleted: forgetManifest } : {}),
+        onManifestDeleted: async (repository, digest) => {
+          await forgetManifest?.(repository, digest);
+          void events.emit({ kind: 'delete', repository, digest, actor: 'gc', reason: 'gc' });
+        },
       });
       metrics.recordGc(report);
       if (!report.dryRun) lastGc = { at: new Date(), report };
@@ -325,6 +374,8 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     promotion,
     vulns,
     scans: scanService,
+    events,
+    webhooks,
     metrics,
     signing,
     signatures,
@@ -388,6 +439,8 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       }
       await auditor.flush();
       await policies.flush();
+      await events.settle();
+      await webhooks.stop();
       await metadata.close();
     },
   };

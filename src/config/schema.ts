@@ -186,6 +186,39 @@ export const ConfigSchema = z
           .default([]),
       })
       .prefault({}),
+    webhooks: z
+      .strictObject({
+        /** Deliver queued webhook events from this node (events are queued either way). */
+        enabled: z.stringbool().or(z.boolean()).default(true),
+        /**
+         * Where webhooks may point: host names (`hooks.example.com`, `*.example.com`), IP
+         * addresses and CIDR ranges. Empty (the default) allows no target at all. A listed host
+         * name may resolve to public addresses only; private, loopback and link-local addresses
+         * must be listed themselves (as an address or range).
+         */
+        allowedHosts: z
+          .preprocess(
+            (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
+            z.array(z.string().refine((h) => isAddressOrRange(h) || isHostPattern(h), 'a host name, *.domain, IP address or CIDR range')),
+          )
+          .default([]),
+        /** Longest a delivery may take (connect, send, answer). */
+        timeoutMs: z.coerce.number().int().min(100).max(60_000).default(10_000),
+        /** Attempts before a delivery is given up (`failed`); the next one of the webhook follows. */
+        maxAttempts: z.coerce.number().int().min(1).max(100).default(8),
+        /** Delay before the first retry; doubled per attempt (with jitter) up to retryMaxMs. */
+        retryBaseMs: z.coerce.number().int().nonnegative().default(10_000),
+        retryMaxMs: z.coerce.number().int().nonnegative().default(3600_000),
+        /** Deliveries sent at once by this node (each webhook still gets its events one at a time). */
+        workers: z.coerce.number().int().min(1).max(64).default(2),
+        /** How often idle workers look for deliveries queued by other nodes (or due for a retry). */
+        pollMs: z.coerce.number().int().min(10).default(1_000),
+        /** A node that does not finish a delivery within this long is presumed dead; another takes it. */
+        leaseMs: z.coerce.number().int().min(1_000).default(60_000),
+        /** Finished deliveries (delivered or failed) are kept this long in the delivery log. */
+        logRetentionMs: z.coerce.number().int().positive().default(7 * 24 * 3600_000),
+      })
+      .prefault({}),
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -199,6 +232,9 @@ export const ConfigSchema = z
     }
     if (c.metrics.port !== undefined && c.metrics.port !== 0 && c.metrics.port === c.http.port) {
       ctx.addIssue({ code: 'custom', path: ['metrics', 'port'], message: 'leave metrics.port unset to serve /metrics on the registry port' });
+    }
+    if (c.webhooks.leaseMs <= c.webhooks.timeoutMs) {
+      ctx.addIssue({ code: 'custom', path: ['webhooks', 'leaseMs'], message: 'must be longer than webhooks.timeoutMs' });
     }
     if (c.metadata.driver === 'postgres' && !c.metadata.postgres.url) {
       ctx.addIssue({ code: 'custom', path: ['metadata', 'postgres', 'url'], message: 'required when metadata.driver is postgres' });
@@ -222,3 +258,9 @@ export function isAddressOrRange(value: string): boolean {
   return /^\d+$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
 }
 
+
+/** `hooks.example.com`, `localhost` or `*.example.com` (labels of letters, digits and hyphens). */
+export function isHostPattern(value: string): boolean {
+  const name = value.startsWith('*.') ? value.slice(2) : value;
+  return name.length <= 253 && /^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/i.test(name);
+}

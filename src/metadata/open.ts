@@ -15,6 +15,7 @@ import type { VulnStore } from './vuln-store.js';
 import type { SigningStore } from './signing-store.js';
 import type { SessionStore } from './session-store.js';
 import type { BrowseStore } from './browse-store.js';
+import type { WebhookStore } from './webhook-store.js';
 
 export async function openSqlStore(config: Config, options: { migrate?: boolean } = {}): Promise<SqlMetadataStore> {
   // Drivers other than SQLite (and the Redis cache) are loaded only when configured: pg,
@@ -45,6 +46,8 @@ export interface OpenedMetadata {
   sessions: SessionStore;
   /** Repository listings for the web UI. */
   browse: BrowseStore;
+  /** Webhooks and their delivery queue, on the database itself. */
+  webhooks: WebhookStore;
 }
 
 /** The metadata store (behind the Redis cache when one is configured) and the access store. */
@@ -53,7 +56,7 @@ export async function openMetadataStore(config: Config, logger: Logger): Promise
   if (store.newerMigrations.length > 0) {
     logger.warn({ migrations: store.newerMigrations }, 'the database has migrations of a newer release (a rolling upgrade?): serving on the expanded schema');
   }
-  const stores = { access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns(), scans: store.scans(), signing: store.signing(), sessions: store.sessions(), browse: store.browse() };
+  const stores = { access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns(), scans: store.scans(), signing: store.signing(), sessions: store.sessions(), browse: store.browse(), webhooks: store.webhooks() };
   if (!config.redis.url) return { metadata: store, ...stores };
   const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('./cached.js'), import('../cache/cache.js')]);
   const redis = new RedisCache(config.redis.url, logger, config.redis.keyPrefix);

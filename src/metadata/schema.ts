@@ -257,6 +257,45 @@ export interface SessionsTable {
   expires_at: Int;
 }
 
+export interface WebhooksTable {
+  id: string;
+  /** Null: system-wide. */
+  namespace: ColumnType<string | null, string | null, string | null>;
+  url: string;
+  /** Event kinds as a JSON array. */
+  events: string;
+  repositories: ColumnType<string | null, string | null, string | null>;
+  /** Kept as given: it signs every delivery. */
+  secret: string;
+  enabled: Flag;
+  created_by: string;
+  created_at: Int;
+  updated_at: Int;
+}
+
+type NullableText = ColumnType<string | null, string | null | undefined, string | null>;
+
+export interface WebhookDeliveriesTable {
+  id: Generated<number | string>;
+  webhook_id: string;
+  event_id: string;
+  action: string;
+  /** The envelope event as JSON. */
+  payload: string;
+  /** pending, delivered or failed. */
+  state: string;
+  attempts: Int;
+  created_at: Int;
+  next_attempt_at: Int;
+  worker: NullableText;
+  lease_until: NullableInt;
+  last_attempt_at: NullableInt;
+  status_code: NullableInt;
+  duration_ms: NullableInt;
+  error: NullableText;
+  response_excerpt: NullableText;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -283,6 +322,8 @@ export interface Database {
   signing_keys: SigningKeysTable;
   pull_policies: PullPoliciesTable;
   sessions: SessionsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export function toNumber(value: number | string | bigint): number {

@@ -20,6 +20,8 @@ import { MissingReferencesError, QuotaExceededError, TagConflictError, type Link
 import { SqlRetentionStore } from './sql-retention-store.js';
 import type { RetentionStore } from './retention-store.js';
 import { SqlScanStore } from './sql-scan-store.js';
+import { SqlWebhookStore } from './sql-webhook-store.js';
+import type { WebhookStore } from './webhook-store.js';
 import type { ScanStore } from './scan-store.js';
 import { SqlGcStore } from './sql-gc-store.js';
 import { chunks, IN_CHUNK } from './batches.js';
@@ -99,6 +101,14 @@ export class SqlMetadataStore implements MetadataStore {
   scans(): ScanStore {
     this.scanStore ??= new SqlScanStore(this.db);
     return this.scanStore;
+  }
+
+  private webhookStore: SqlWebhookStore | undefined;
+
+  /** Webhooks and their delivery queue, on the same database. */
+  webhooks(): WebhookStore {
+    this.webhookStore ??= new SqlWebhookStore(this.db);
+    return this.webhookStore;
   }
 
   private gcStore: SqlGcStore | undefined;

@@ -8,11 +8,22 @@ import { MANIFEST_MEDIA_TYPES, MediaType, accepts, type ManifestMediaType } from
 import { MissingReferencesError, TagConflictError, type ManifestRecord, type MetadataStore, type ReferrerRecord } from '../metadata/store.js';
 import { noPolicies, type RegistryPolicies } from './policies.js';
 import type { Identity } from '../auth/model.js';
+import type { RequestInfo } from '../events/model.js';
+
+/** Who asks, for events: the actor's name and, from the HTTP layer, the request. */
+export interface Origin {
+  actor: string;
+  request?: RequestInfo;
+}
 
 export interface ManifestServiceOptions {
   deletesEnabled: boolean;
   /** Told of every stored manifest (scans, events), before the push is acknowledged; must not throw. */
-  onPushed?: (event: { repository: string; digest: string; tag?: string; mediaType: string; actor: string }) => Promise<void>;
+  onPushed?: (event: { repository: string; digest: string; tag?: string; mediaType: string; size: number; actor: string; request?: RequestInfo }) => Promise<void>;
+  /** Told of every manifest GET counted as a pull (not awaited); must not throw. */
+  onPulled?: (event: { repository: string; digest: string; tag?: string; mediaType: string; size: number } & Origin) => void;
+  /** Told of every tag or manifest a client deleted (not awaited); must not throw. */
+  onDeleted?: (event: { repository: string; digest?: string; tag?: string } & Origin) => void;
 }
 
 export interface PushedManifest {
@@ -54,8 +65,8 @@ export class ManifestService {
     private readonly policies: RegistryPolicies = noPolicies,
   ) {}
 
-  /** `actor` is who pushes (recorded with the manifest). */
-  async put(repository: string, reference: string, body: Buffer, contentType: string | undefined, actor = 'anonymous'): Promise<PushedManifest> {
+  /** `actor` is who pushes (recorded with the manifest); `request` is passed on to events. */
+  async put(repository: string, reference: string, body: Buffer, contentType: string | undefined, actor = 'anonymous', request?: RequestInfo): Promise<PushedManifest> {
     checkName(repository);
     const ref = parseReference(reference);
     const algorithm = ref.kind === 'digest' ? parseDigest(ref.digest).algorithm : 'sha256';
@@ -92,7 +103,15 @@ export class ManifestService {
       ]);
     });
     await this.policies.manifestPushed(repository, digest, actor);
-    await this.options.onPushed?.({ repository, digest, mediaType: manifest.mediaType, actor, ...(ref.kind === 'tag' ? { tag: ref.tag } : {}) });
+    await this.options.onPushed?.({
+      repository,
+      digest,
+      mediaType: manifest.mediaType,
+      size: body.length,
+      actor,
+      ...(ref.kind === 'tag' ? { tag: ref.tag } : {}),
+      ...(request ? { request } : {}),
+    });
     return { digest, ...(manifest.subject ? { subject: manifest.subject.digest.value } : {}) };
   }
 
@@ -115,7 +134,7 @@ export class ManifestService {
    * clearly negotiates manifest types and ours is not among them, answer MANIFEST_UNKNOWN.
    * `identity` is who asks (the pull policy exempts some callers; anonymous by default).
    */
-  async get(repository: string, reference: string, accept: string[], options: { countPull?: boolean; identity?: Identity } = {}): Promise<ManifestRecord> {
+  async get(repository: string, reference: string, accept: string[], options: { countPull?: boolean; identity?: Identity; origin?: Origin } = {}): Promise<ManifestRecord> {
     checkName(repository);
     const ref = parseReference(reference);
     const record = ref.kind === 'tag' ? await this.metadata.getManifestByTag(repository, ref.tag) : await this.metadata.getManifest(repository, ref.digest);
@@ -127,11 +146,21 @@ export class ManifestService {
       });
     }
     await this.policies.checkPull(repository, record, options.identity ?? { kind: 'anonymous' });
-    if (options.countPull) this.policies.manifestPulled(repository, record.digest);
+    if (options.countPull) {
+      this.policies.manifestPulled(repository, record.digest);
+      this.options.onPulled?.({
+        repository,
+        digest: record.digest,
+        mediaType: record.mediaType,
+        size: record.content.length,
+        ...(ref.kind === 'tag' ? { tag: ref.tag } : {}),
+        ...(options.origin ?? { actor: 'anonymous' }),
+      });
+    }
     return record;
   }
 
-  async delete(repository: string, reference: string): Promise<void> {
+  async delete(repository: string, reference: string, origin: Origin = { actor: 'anonymous' }): Promise<void> {
     if (!this.options.deletesEnabled) throw new RegistryError('UNSUPPORTED', 'deletes are disabled on this registry');
     checkName(repository);
     const ref = parseReference(reference);
@@ -139,6 +168,7 @@ export class ManifestService {
     else await this.policies.checkManifestDelete(repository, ref.digest);
     const deleted = ref.kind === 'tag' ? await this.metadata.deleteTag(repository, ref.tag) : await this.metadata.deleteManifest(repository, ref.digest);
     if (!deleted) throw new RegistryError('MANIFEST_UNKNOWN', undefined, ref.kind === 'tag' ? { tag: ref.tag } : { digest: ref.digest });
+    this.options.onDeleted?.({ repository, ...(ref.kind === 'tag' ? { tag: ref.tag } : { digest: ref.digest }), ...origin });
   }
 
   async listTags(repository: string, limit: number | undefined, last: string | undefined): Promise<ListPage> {

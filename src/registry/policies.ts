@@ -43,6 +43,15 @@ export interface PullCheck {
   forget(repository: string): void;
 }
 
+/** A push refused by a quota (for events). */
+export interface QuotaRefusal {
+  namespace: string;
+  repository: string;
+  quota: 'storage' | 'repositories';
+  message: string;
+  detail: Record<string, unknown>;
+}
+
 export interface StorageQuota extends LinkQuota {
   /** The error for a link the store found over the limit, given the usage it saw. */
   exceeded(usedBytes: number, blobSize: number, digest: string): RegistryError;
@@ -87,10 +96,18 @@ export class NamespacePolicies implements RegistryPolicies {
     readonly store: PolicyStore,
     private readonly onError: (err: unknown, what: string) => void = () => undefined,
     private readonly pulls?: PullCheck,
+    /** Told of every refusal by a quota, before the error is thrown; must not throw. */
+    private readonly onQuotaExceeded: (refusal: QuotaRefusal) => void = () => undefined,
   ) {}
 
   async checkPull(repository: string, manifest: ManifestRecord, identity: Identity): Promise<void> {
     await this.pulls?.checkPull(repository, manifest, identity);
+  }
+
+  private refuse(repository: string, quota: QuotaRefusal['quota'], message: string, detail: Record<string, unknown>): RegistryError {
+    const namespace = namespaceOf(repository);
+    this.onQuotaExceeded({ namespace, repository, quota, message, detail });
+    return new RegistryError('DENIED', message, detail);
   }
 
   /** The first rule of the repository's namespace that matches the tag. */
@@ -134,7 +151,7 @@ export class NamespacePolicies implements RegistryPolicies {
       namespace,
       limitBytes,
       exceeded: (usedBytes, blobSize, blob) =>
-        new RegistryError('DENIED', `storage quota of namespace ${namespace} exceeded: limit ${limitBytes} bytes, used ${usedBytes} bytes, this blob needs ${blobSize} more`, {
+        this.refuse(repository, 'storage', `storage quota of namespace ${namespace} exceeded: limit ${limitBytes} bytes, used ${usedBytes} bytes, this blob needs ${blobSize} more`, {
           namespace,
           limitBytes,
           usedBytes,
@@ -156,11 +173,12 @@ export class NamespacePolicies implements RegistryPolicies {
     if (await this.store.repositoryExists(repository)) return;
     const repositories = await this.store.repositoryCount(namespace);
     if (repositories < quota.limitRepositories) return;
-    throw new RegistryError(
-      'DENIED',
-      `repository quota of namespace ${namespace} reached: limit ${quota.limitRepositories} repositories, ${repositories} in use`,
-      { namespace, limitRepositories: quota.limitRepositories, repositories, repository },
-    );
+    throw this.refuse(repository, 'repositories', `repository quota of namespace ${namespace} reached: limit ${quota.limitRepositories} repositories, ${repositories} in use`, {
+      namespace,
+      limitRepositories: quota.limitRepositories,
+      repositories,
+      repository,
+    });
   }
 
   async manifestPushed(repository: string, digest: string, actor: string): Promise<void> {

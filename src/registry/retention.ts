@@ -163,6 +163,8 @@ export interface RetentionServiceOptions {
   flushPulls?: () => Promise<void>;
   /** A manifest was deleted behind the metadata store's back (shared cache). */
   onManifestDeleted?: (repository: string, digest: string) => Promise<void>;
+  /** Told of every tag and manifest removed (events); must not throw. */
+  onRemoved?: (removed: { repository: string; digest: string; tag?: string; actor: string }) => void;
 }
 
 export class RetentionService {
@@ -244,7 +246,10 @@ export class RetentionService {
       }
       report.tagsRemoved++;
       if (report.removedTags.length < REPORT_ITEMS) report.removedTags.push({ repository, ...t });
-      if (!dryRun) await this.options.audit({ actor, action: 'delete', repository, reference: t.tag, digest: t.digest, detail: { ...detail, reason: t.reason } });
+      if (!dryRun) {
+        await this.options.audit({ actor, action: 'delete', repository, reference: t.tag, digest: t.digest, detail: { ...detail, reason: t.reason } });
+        this.options.onRemoved?.({ repository, digest: t.digest, tag: t.tag, actor });
+      }
     }
     if (!policy.rules.untagged) return;
 
@@ -262,6 +267,7 @@ export class RetentionService {
       if (!dryRun) {
         await this.options.onManifestDeleted?.(repository, m.digest);
         await this.options.audit({ actor, action: 'delete', repository, reference: m.digest, digest: m.digest, detail: { ...detail, reason: 'untagged' } });
+        this.options.onRemoved?.({ repository, digest: m.digest, actor });
       }
       report.manifestsRemoved++;
       if (report.removedManifests.length < REPORT_ITEMS) report.removedManifests.push({ repository, digest: m.digest, size: m.size });

@@ -30,6 +30,11 @@ export function basic(c: Credentials): string {
   return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
 }
 
+/** The Authorization header of these credentials, for /v2 requests. */
+export function authHeaders(c: Credentials): Record<string, string> {
+  return { Authorization: basic(c) };
+}
+
 export interface ApiResponse {
   status: number;
   headers: Headers;

@@ -7,6 +7,7 @@ import type { RetentionService } from '../../registry/retention.js';
 import type { ScanService } from '../../scan/service.js';
 import type { PromotionService } from '../../registry/promotion.js';
 import type { GcReport } from '../../registry/gc.js';
+import type { WebhookService } from '../../events/webhooks.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RegistryError } from '../../registry/errors.js';
@@ -42,6 +43,7 @@ export interface ApiContext {
     last(): { at: Date; report: GcReport } | undefined;
     run(dryRun: boolean): Promise<GcReport>;
   };
+  webhooks: WebhookService;
   /** The per-identity rate limit, when rate limits are on. */
   limitIdentity?: IdentityLimit;
   /** Signing keys and pull policies. */

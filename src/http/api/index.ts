@@ -15,6 +15,7 @@ import { registerPromotionRoutes } from './promotion.js';
 import { registerGcRoutes } from './gc.js';
 import { registerSigningRoutes } from './signing.js';
 import { registerSessionRoutes } from './sessions.js';
+import { registerWebhookRoutes } from './webhooks.js';
 
 export type { ApiContext } from './context.js';
 
@@ -32,4 +33,5 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
   registerGcRoutes(app, ctx);
   registerSigningRoutes(app, ctx);
   registerSessionRoutes(app, ctx);
+  registerWebhookRoutes(app, ctx);
 }

@@ -3,7 +3,7 @@
 // unless its name is another user's username (each user owns the namespace named after them).
 // A namespace is visible to administrators, to its members, and (when public) to every
 // authenticated caller; to anyone else it does not exist (404). Its owners and administrators
-// change and delete it. Deleting a namespace removes its members and robots, not its images.
+// change and delete it. Deleting a namespace removes its members, robots and webhooks, not its images.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { isValidNamespaceName, NAMESPACE_RULE } from '../../auth/names.js';
@@ -99,7 +99,8 @@ export function registerNamespaceRoutes(app: FastifyInstance, ctx: ApiContext): 
     const { namespace } = await managedNamespace(ctx, caller, param(request, 'name'));
     if (!(await ctx.access.deleteNamespace(namespace.name))) throw notFound('namespace not found', { namespace: namespace.name });
     ctx.authenticator.forget();
-    await audit(ctx, caller, 'namespace.delete', { namespace: namespace.name });
+    const webhooks = await ctx.webhooks.deleteNamespace(namespace.name);
+    await audit(ctx, caller, 'namespace.delete', { namespace: namespace.name, ...(webhooks ? { webhooksRemoved: webhooks } : {}) });
     return { status: 204 };
   });
 }

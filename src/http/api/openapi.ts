@@ -8,6 +8,7 @@ import { NewSigningKeyBody, PullPolicyBody } from './signing.js';
 import type { FastifyInstance } from 'fastify';
 import { MAX_NAMESPACE_LENGTH, MAX_PASSWORD_LENGTH, MAX_ROBOT_NAME_LENGTH, MAX_USERNAME_LENGTH, MIN_PASSWORD_LENGTH } from '../../auth/names.js';
 import { publicRoute } from './context.js';
+import { NewWebhookBody, WebhookChangesBody } from './webhooks.js';
 
 // --- the subset of OpenAPI 3.1 this document uses
 
@@ -99,6 +100,72 @@ const writes = { '400': err('BadRequest'), '413': err('TooLarge'), '415': err('N
 const usernamePattern = '^[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*$';
 const robotNamePattern = '^[a-z0-9]+(?:[._-][a-z0-9]+)*$';
 
+/** The webhook routes of one scope: a namespace's (owners) or the system-wide ones (administrators). */
+function webhookPaths(base: string, scope: (Parameter | Ref)[], who: string, op: string): Record<string, PathItem> {
+  const hook = [...scope, idParameter];
+  return {
+    [base]: {
+      get: { operationId: `list${op}Webhooks`, summary: `webhooks (${who})`, tags: ['webhooks'], parameters: scope, responses: { '200': ok('webhooks', listOf('webhooks', 'Webhook')), ...common, '404': err('NotFound') } },
+      post: {
+        operationId: `create${op}Webhook`,
+        summary: `add a webhook; the answer holds its signing secret, shown this once (${who})`,
+        description:
+          'The URL must be allowed by webhooks.allowedHosts (400 otherwise, with the reason); it is checked again at every delivery after DNS resolution. ' +
+          'Each delivery is a POST of {"events":[...]} (Distribution notification envelope, application/vnd.docker.distribution.events.v1+json) with ' +
+          'X-Registry-Timestamp and X-Registry-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with the secret>. At most 25 webhooks per namespace (409).',
+        tags: ['webhooks'],
+        parameters: scope,
+        requestBody: body(ref('NewWebhook')),
+        responses: { '201': ok('created, with the secret', ref('CreatedWebhook')), ...common, ...writes, '404': err('NotFound'), '409': err('Conflict') },
+      },
+    },
+    [`${base}/{id}`]: {
+      get: { operationId: `get${op}Webhook`, summary: `one webhook (${who})`, tags: ['webhooks'], parameters: hook, responses: { '200': ok('webhook', ref('Webhook')), ...common, '404': err('NotFound') } },
+      patch: {
+        operationId: `update${op}Webhook`,
+        summary: `change url, events, repositories or enabled; rotateSecret answers with a new secret (${who})`,
+        description: 'A disabled webhook gets no new deliveries; those already queued wait until it is enabled again.',
+        tags: ['webhooks'],
+        parameters: hook,
+        requestBody: body(ref('WebhookChanges')),
+        responses: { '200': ok('webhook (with `secret` when rotated)', ref('CreatedWebhook')), ...common, ...writes, '404': err('NotFound') },
+      },
+      delete: { operationId: `delete${op}Webhook`, summary: `remove a webhook and its delivery log (${who})`, tags: ['webhooks'], parameters: hook, responses: { '204': noContent, ...common, '404': err('NotFound') } },
+    },
+    [`${base}/{id}/deliveries`]: {
+      get: {
+        operationId: `list${op}WebhookDeliveries`,
+        summary: `the delivery log, newest first (${who})`,
+        tags: ['webhooks'],
+        parameters: [
+          ...hook,
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+          { name: 'before', in: 'query', description: 'only deliveries with a smaller id (the paging cursor)', schema: { type: 'integer' } },
+        ],
+        responses: { '200': ok('deliveries', ref('DeliveryPage')), ...common, '400': err('BadRequest'), '404': err('NotFound') },
+      },
+    },
+    [`${base}/{id}/deliveries/{delivery}/redeliver`]: {
+      post: {
+        operationId: `redeliver${op}Webhook`,
+        summary: `queue a logged delivery's event again, behind the webhook's pending ones (${who})`,
+        tags: ['webhooks'],
+        parameters: [...hook, { name: 'delivery', in: 'path', required: true, schema: { type: 'integer' } }],
+        responses: { '202': ok('queued', { type: 'object', properties: { queued: { type: 'boolean' }, eventId: { type: 'string' } } }), ...common, '404': err('NotFound') },
+      },
+    },
+    [`${base}/{id}/ping`]: {
+      post: {
+        operationId: `ping${op}Webhook`,
+        summary: `send a test event (action "ping") now, without retries; the answer is the logged attempt (${who})`,
+        tags: ['webhooks'],
+        parameters: hook,
+        responses: { '200': ok('the attempt', ref('Delivery')), ...common, '404': err('NotFound') },
+      },
+    },
+  };
+}
+
 export const openApiDocument: OpenApiDocument = {
   openapi: '3.1.0',
   info: {
@@ -122,6 +189,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'policies', description: 'immutable tags and quotas per namespace; push and pull tracking per manifest' },
     { name: 'signing', description: 'signing keys, pull policies (signature and vulnerability requirements) per namespace; signatures of a manifest' },
     { name: 'browse', description: 'the web UI: login sessions, repository listings and manifest details' },
+    { name: 'webhooks', description: 'signed event notifications (push, pull, delete, scan.finished, quota.exceeded, replication.done) per namespace or system-wide' },
   ],
   paths: {
     '/openapi.json': {
@@ -206,7 +274,7 @@ export const openApiDocument: OpenApiDocument = {
       },
       delete: {
         operationId: 'deleteNamespace',
-        summary: 'delete a namespace with its members and robots, not its images (owners, administrators)',
+        summary: 'delete a namespace with its members, robots and webhooks, not its images (owners, administrators)',
         tags: ['namespaces'],
         parameters: [par('namespace')],
         responses: { '204': noContent, ...common, '404': err('NotFound') },
@@ -399,6 +467,8 @@ export const openApiDocument: OpenApiDocument = {
         responses: { '200': ok('the collection report', { type: 'object' }), ...common, ...writes },
       },
     },
+    ...webhookPaths('/namespaces/{name}/webhooks', [par('namespace')], 'owners, administrators', 'Namespace'),
+    ...webhookPaths('/webhooks', [], 'administrators; system-wide: every namespace', 'System'),
     '/namespaces/{name}/quota': {
       get: {
         operationId: 'getQuota',
@@ -891,6 +961,51 @@ export const openApiDocument: OpenApiDocument = {
             },
           },
         },
+      },
+      NewWebhook: jsonSchema(NewWebhookBody, 'input'),
+      WebhookChanges: jsonSchema(WebhookChangesBody, 'input'),
+      Webhook: {
+        type: 'object',
+        required: ['id', 'namespace', 'url', 'events', 'repositories', 'enabled', 'createdBy', 'createdAt', 'updatedAt'],
+        properties: {
+          id: { type: 'string' },
+          namespace: { type: ['string', 'null'], description: 'null: system-wide' },
+          url: { type: 'string' },
+          events: { type: 'array', items: { type: 'string', enum: ['push', 'pull', 'delete', 'scan.finished', 'quota.exceeded', 'replication.done'] } },
+          repositories: { type: ['string', 'null'], description: 'glob over repository names (full, or below the namespace); null: all' },
+          enabled: { type: 'boolean' },
+          createdBy: { type: 'string' },
+          createdAt: { type: 'string', format: 'date-time' },
+          updatedAt: { type: 'string', format: 'date-time' },
+        },
+      },
+      CreatedWebhook: {
+        type: 'object',
+        description: 'a Webhook, plus `secret` when it was just created or rotated',
+        properties: { secret: { type: 'string', description: 'the HMAC-SHA256 key of X-Registry-Signature; shown only in this answer' } },
+      },
+      Delivery: {
+        type: 'object',
+        required: ['id', 'eventId', 'event', 'state', 'attempts', 'createdAt', 'lastAttemptAt', 'nextAttemptAt', 'statusCode', 'durationMs', 'error', 'response'],
+        properties: {
+          id: { type: 'integer' },
+          eventId: { type: 'string' },
+          event: { type: 'string', description: 'push, pull, delete, scan.finished, quota.exceeded, replication.done or ping' },
+          state: { type: 'string', enum: ['pending', 'delivered', 'failed'] },
+          attempts: { type: 'integer' },
+          createdAt: { type: 'string', format: 'date-time' },
+          lastAttemptAt: { type: ['string', 'null'], format: 'date-time' },
+          nextAttemptAt: { type: ['string', 'null'], format: 'date-time', description: 'when pending: the next attempt' },
+          statusCode: { type: ['integer', 'null'], description: "the receiver's answer to the last attempt" },
+          durationMs: { type: ['integer', 'null'] },
+          error: { type: ['string', 'null'] },
+          response: { type: ['string', 'null'], description: "the first 512 bytes of the receiver's answer" },
+        },
+      },
+      DeliveryPage: {
+        type: 'object',
+        required: ['deliveries'],
+        properties: { deliveries: { type: 'array', items: ref('Delivery') }, next: { type: 'integer', description: 'the `before` of the next page' } },
       },
       NewImmutableRule: {
         type: 'object',

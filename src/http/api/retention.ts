@@ -28,7 +28,7 @@ export const RetentionRulesBody = z
     message: 'a policy needs at least one of keepLatest, removeTags, olderThanDays, notPulledForDays or untagged: true',
   });
 
-const RepositoryGlob = z.string().regex(/^[a-z0-9._/*?-]{1,255}$/, { message: 'repositories: a glob over repository names (lower-case name characters, / and the wildcards * and ?)' });
+export const RepositoryGlob = z.string().regex(/^[a-z0-9._/*?-]{1,255}$/, { message: 'repositories: a glob over repository names (lower-case name characters, / and the wildcards * and ?)' });
 
 export const NewRetentionPolicyBody = z.strictObject({
   repositories: RepositoryGlob.default('*'),

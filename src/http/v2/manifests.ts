@@ -4,6 +4,24 @@ import { contentLength, type V2Handler } from './context.js';
 import { RegistryError } from '../../registry/errors.js';
 import { parseAccept } from '../../registry/media-types.js';
 import { actorName } from '../../auth/model.js';
+import type { RequestInfo } from '../../events/model.js';
+import type { RequestAccess } from '../guard.js';
+
+/** The request as events describe it (Distribution's `request` object, plus our base URL). */
+function requestInfo(request: FastifyRequest): RequestInfo {
+  return {
+    id: String(request.id),
+    addr: request.ip,
+    host: request.host,
+    method: request.method,
+    useragent: request.headers['user-agent'] ?? '',
+    baseUrl: `${request.protocol}://${request.host}`,
+  };
+}
+
+function origin(request: FastifyRequest, access: RequestAccess) {
+  return { actor: actorName(access.identity), request: requestInfo(request) };
+}
 
 function tooLarge(limit: number): RegistryError {
   return new RegistryError('SIZE_INVALID', `manifest exceeds the ${limit} byte limit`, { limit }, { status: 413 });
@@ -30,7 +48,8 @@ async function readLimited(request: FastifyRequest, limit: number): Promise<Buff
 }
 
 export const getManifest: V2Handler = async (ctx, request, reply, { name, reference }, access) => {
-  const manifest = await ctx.manifests.get(name!, reference!, parseAccept(request.headers.accept), { countPull: request.method === 'GET', identity: access.identity });
+  const pull = request.method === 'GET';
+  const manifest = await ctx.manifests.get(name!, reference!, parseAccept(request.headers.accept), { countPull: pull, identity: access.identity, ...(pull ? { origin: origin(request, access) } : {}) });
   reply
     .code(200)
     .header('Content-Type', manifest.mediaType)
@@ -42,13 +61,13 @@ export const getManifest: V2Handler = async (ctx, request, reply, { name, refere
 
 export const putManifest: V2Handler = async (ctx, request, reply, { name, reference }, access) => {
   const body = await readLimited(request, ctx.manifestMaxBytes);
-  const pushed = await ctx.manifests.put(name!, reference!, body, request.headers['content-type'], actorName(access.identity));
+  const pushed = await ctx.manifests.put(name!, reference!, body, request.headers['content-type'], actorName(access.identity), requestInfo(request));
   reply.code(201).header('Location', `/v2/${name}/manifests/${pushed.digest}`).header('Docker-Content-Digest', pushed.digest).header('Content-Length', 0);
   if (pushed.subject) reply.header('OCI-Subject', pushed.subject);
   reply.send();
 };
 
-export const deleteManifest: V2Handler = async (ctx, _request, reply, { name, reference }) => {
-  await ctx.manifests.delete(name!, reference!);
+export const deleteManifest: V2Handler = async (ctx, request, reply, { name, reference }, access) => {
+  await ctx.manifests.delete(name!, reference!, origin(request, access));
   reply.code(202).header('Content-Length', 0).send();
 };

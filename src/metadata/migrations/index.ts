@@ -312,6 +312,49 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
         await db.schema.createIndex('scan_results_version').on('scan_results').columns(['vulndb_version', 'digest']).execute();
       },
     },
+    // Webhooks (per namespace, or system-wide when namespace is null) and their delivery
+    // queue: one row per webhook and event, claimed with a lease like scan jobs; `id` orders the
+    // deliveries of a webhook (sent one at a time, oldest first). Finished rows are the log.
+    '0080_webhooks': {
+      async up(db: Kysely<unknown>) {
+        const serialId = dialect === 'postgres' ? 'bigint' : 'integer';
+        await db.schema
+          .createTable('webhooks')
+          .addColumn('id', text(64), (c) => c.primaryKey())
+          .addColumn('namespace', text(255))
+          .addColumn('url', text(2048), (c) => c.notNull())
+          .addColumn('events', 'text', (c) => c.notNull())
+          .addColumn('repositories', text(255))
+          .addColumn('secret', text(128), (c) => c.notNull())
+          .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
+          .addColumn('created_by', text(255), (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('webhooks_namespace').on('webhooks').column('namespace').execute();
+        await db.schema
+          .createTable('webhook_deliveries')
+          .addColumn('id', serialId, (c) => (dialect === 'postgres' ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement()))
+          .addColumn('webhook_id', text(64), (c) => c.notNull().references('webhooks.id').onDelete('cascade'))
+          .addColumn('event_id', text(64), (c) => c.notNull())
+          .addColumn('action', text(32), (c) => c.notNull())
+          .addColumn('payload', 'text', (c) => c.notNull())
+          .addColumn('state', text(16), (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+          .addColumn('worker', text(64))
+          .addColumn('lease_until', 'bigint')
+          .addColumn('last_attempt_at', 'bigint')
+          .addColumn('status_code', 'integer')
+          .addColumn('duration_ms', 'integer')
+          .addColumn('error', 'text')
+          .addColumn('response_excerpt', 'text')
+          .execute();
+        await db.schema.createIndex('webhook_deliveries_order').on('webhook_deliveries').columns(['webhook_id', 'state', 'id']).execute();
+        await db.schema.createIndex('webhook_deliveries_due').on('webhook_deliveries').columns(['state', 'next_attempt_at']).execute();
+      },
+    },
     // Web UI login sessions: the session id is never stored, only its SHA-256 (a copy of the
     // database does not let anyone act as a logged-in user); shared by every node.
     '0090_sessions': {
