@@ -11,6 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { TestRegistry } from '../helpers/registry.js';
 import { ADMIN, basic, startTeamRegistry, type Credentials } from '../helpers/api.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pushBuiltImage, pushPlatformIndex, pushSignatureArtifact } from '../helpers/images.js';
 import { pushImage } from '../helpers/oci.js';
 
@@ -36,9 +39,16 @@ describe('web UI in a browser', { skip: existsSync(CHROMIUM) ? false : `no brows
   let owner: Credentials;
   let reader: Credentials;
   let browser: Browser;
+  let receiver: Server;
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    ({ reg, owner, reader } = await startTeamRegistry());
+    // A webhook receiver on loopback, which the allow-list lets webhooks reach.
+    receiver = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(204).end());
+    });
+    await new Promise<void>((res) => receiver.listen(0, '127.0.0.1', res));
+    ({ reg, owner, reader } = await startTeamRegistry({ webhooks: { allowedHosts: ['127.0.0.1'], pollMs: 100 } }));
     const headers = { Authorization: basic(owner) };
     const v1 = await pushBuiltImage(reg.url, 'team/app', 'v1', { labels: { 'org.opencontainers.image.title': 'app', 'org.opencontainers.image.source': 'https://example.org/app' }, layerSizes: [4096, 81920], headers });
     await pushBuiltImage(reg.url, 'team/app', 'v2', { headers });
@@ -49,6 +59,7 @@ describe('web UI in a browser', { skip: existsSync(CHROMIUM) ? false : `no brows
   });
   after(async () => {
     await browser?.close();
+    receiver?.close();
     await reg?.close();
   });
 
@@ -123,6 +134,20 @@ describe('web UI in a browser', { skip: existsSync(CHROMIUM) ? false : `no brows
     await page.reload();
     await page.getByText('robot$team+ci').waitFor();
     assert.equal(await page.getByText(secret).count(), 0);
+
+    // A webhook: added (its secret shown once), pinged, and the delivery is in its log.
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    const hook = page.getByRole('form', { name: 'Add a webhook' });
+    await hook.getByLabel('URL').fill(`http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`);
+    await hook.getByRole('button', { name: 'Add webhook' }).click();
+    await page.getByText('Signing secret (shown once)').waitFor();
+    await page.getByRole('button', { name: 'Ping' }).click();
+    const deliveries = page.getByRole('table', { name: 'Deliveries' });
+    for (let i = 0; i < 50 && !/204/.test((await deliveries.textContent().catch(() => '')) ?? ''); i++) {
+      await sleep(200);
+      await page.getByRole('button', { name: 'Refresh' }).click();
+    }
+    assert.match((await deliveries.textContent()) ?? '', /ping.*delivered.*204/);
 
     await page.getByRole('link', { name: 'Retention' }).click();
     const policy = page.getByRole('form', { name: 'Add a retention policy' });

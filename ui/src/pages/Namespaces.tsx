@@ -86,7 +86,7 @@ export function NamespacePage() {
         <Link to={`/?namespace=${enc(namespace)}`}>Its repositories</Link> · your role: {role}
       </p>
       <nav className="tabs" aria-label="Namespace settings">
-        {TABS.filter(([id]) => manage || id !== 'robots').map(([id, label]) => (
+        {TABS.filter(([id]) => manage || (id !== 'robots' && id !== 'webhooks')).map(([id, label]) => (
           <NavLink key={id} to={`/namespaces/${namespace}/${id}`} end className={({ isActive }) => (isActive || (id === 'members' && tab === 'members') ? 'active' : '')}>
             {label}
           </NavLink>
@@ -97,7 +97,7 @@ export function NamespacePage() {
       {tab === 'immutable' && <ImmutableRules base={base} manage={manage} />}
       {tab === 'retention' && <Retention base={base} manage={manage} />}
       {tab === 'quota' && <Quota base={base} />}
-      {tab === 'webhooks' && <Webhooks base={base} />}
+      {tab === 'webhooks' && manage && <Webhooks base={base} />}
     </>
   );
 }
@@ -397,22 +397,126 @@ function Usage({ label, used, limit, format }: { label: string; used: number; li
   );
 }
 
-/** Webhooks come from another feature: an empty state while this registry has no such endpoint. */
+const EVENT_KINDS = ['push', 'pull', 'delete', 'scan.finished', 'quota.exceeded', 'replication.done'] as const;
+
+interface WebhookRow {
+  id: string;
+  url: string;
+  events: string[];
+  repositories: string | null;
+  enabled: boolean;
+}
+
+interface DeliveryRow {
+  id: number;
+  event: string;
+  state: string;
+  attempts: number;
+  createdAt: string;
+  lastAttemptAt: string | null;
+  statusCode: number | null;
+  durationMs: number | null;
+  error: string | null;
+}
+
+/** Signed event notifications of the namespace (owners and administrators): add, ping, remove, and each one's delivery log. */
 function Webhooks({ base }: { base: string }) {
-  const { data, error } = useLoad(() => optional<{ webhooks?: { id: string; url: string; events?: string[] }[] }>(`${base}/webhooks`), [base]);
+  const { data, error, reload } = useLoad(() => optional<{ webhooks: WebhookRow[] }>(`${base}/webhooks`), [base]);
+  const [secret, setSecret] = useState<string>();
+  const [open, setOpen] = useState<string>();
   return (
     <section>
       <h2>Webhooks</h2>
       <ErrorBox error={error} />
       {data === null && <Empty title="Webhooks are not available on this registry." />}
-      {data && (data.webhooks ?? []).length === 0 && <Empty title="No webhooks." />}
-      <ul className="plain">
-        {data?.webhooks?.map((w) => (
-          <li key={w.id}>
-            <code>{w.url}</code> {w.events?.join(', ')}
-          </li>
-        ))}
-      </ul>
+      {data && data.webhooks.length === 0 && <Empty title="No webhooks.">Add one to be told of pushes, pulls, deletes and scan results.</Empty>}
+      {data && data.webhooks.length > 0 && (
+        <ul className="plain">
+          {data.webhooks.map((w) => (
+            <li key={w.id}>
+              <code>{w.url}</code> <span className="muted">{w.events.join(', ')}{w.repositories ? ` · ${w.repositories}` : ''}{w.enabled ? '' : ' · disabled'}</span>{' '}
+              <button type="button" onClick={() => setOpen(open === w.id ? undefined : w.id)} aria-expanded={open === w.id}>
+                Deliveries
+              </button>{' '}
+              <button type="button" onClick={() => api('POST', `${base}/webhooks/${w.id}/ping`).then(() => setOpen(w.id), () => setOpen(w.id))}>
+                Ping
+              </button>{' '}
+              <DeleteButton path={`${base}/webhooks/${w.id}`} onDone={reload} />
+              {open === w.id && <Deliveries path={`${base}/webhooks/${w.id}/deliveries`} />}
+            </li>
+          ))}
+        </ul>
+      )}
+      {data && (
+        <ApiForm
+          label="Add a webhook"
+          onSubmit={async (f) => {
+            const events = EVENT_KINDS.filter((k) => f.get(`event-${k}`) === 'on');
+            const repositories = String(f.get('repositories') ?? '').trim();
+            const created = await api<{ secret: string }>('POST', `${base}/webhooks`, { url: String(f.get('url') ?? ''), events, ...(repositories ? { repositories } : {}) });
+            setSecret(created.secret);
+            reload();
+          }}
+        >
+          <label>
+            URL <input name="url" type="url" required placeholder="https://ci.example.com/hooks/registry" />
+          </label>
+          <fieldset>
+            <legend>Events</legend>
+            {EVENT_KINDS.map((k) => (
+              <label key={k}>
+                <input type="checkbox" name={`event-${k}`} defaultChecked={k === 'push'} /> {k}
+              </label>
+            ))}
+          </fieldset>
+          <label>
+            Repositories <input name="repositories" placeholder="all (or a glob)" />
+          </label>
+          <button type="submit">Add webhook</button>
+        </ApiForm>
+      )}
+      {secret && (
+        <p role="status">
+          Signing secret (shown once): <code>{secret}</code>
+        </p>
+      )}
     </section>
+  );
+}
+
+function Deliveries({ path }: { path: string }) {
+  const { data, error, reload } = useLoad(() => api<{ deliveries: DeliveryRow[] }>('GET', path), [path]);
+  return (
+    <div className="table-wrap">
+      <ErrorBox error={error} />
+      <button type="button" onClick={reload}>
+        Refresh
+      </button>
+      {data && data.deliveries.length === 0 && <p className="muted">No deliveries yet.</p>}
+      {data && data.deliveries.length > 0 && (
+        <table aria-label="Deliveries">
+          <thead>
+            <tr>
+              <th scope="col">Event</th>
+              <th scope="col">State</th>
+              <th scope="col">Answer</th>
+              <th scope="col">Attempts</th>
+              <th scope="col">Queued</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.deliveries.map((d) => (
+              <tr key={d.id}>
+                <td>{d.event}</td>
+                <td>{d.state}</td>
+                <td>{d.statusCode ?? d.error ?? '—'}{d.durationMs !== null ? ` (${d.durationMs} ms)` : ''}</td>
+                <td>{d.attempts}</td>
+                <td>{formatTime(d.createdAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
   );
 }
