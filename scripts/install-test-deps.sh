@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests drive from Debian: real clients (skopeo, podman, buildah, containerd's
 # ctr), wrk for the benchmark, and the tools the scan tests build fixtures with (go, rpm,
-# db5.3_load, zip, zstd). Quiet when everything is there already.
+# db5.3_load, zip, zstd), and CNCF Distribution (docker-registry) as a peer registry. Quiet when everything is there already.
 set -euo pipefail
 need=()
 command -v skopeo >/dev/null || need+=(skopeo)
@@ -16,6 +16,7 @@ command -v rpmbuild >/dev/null || need+=(rpm)
 command -v db5.3_load >/dev/null || need+=(db5.3-util)
 command -v zip >/dev/null || need+=(zip)
 command -v zstd >/dev/null || need+=(zstd)
+command -v docker-registry >/dev/null || need+=(docker-registry)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-test-deps: missing ${need[*]}; installing needs root (apt-get install ${need[*]})" >&2
