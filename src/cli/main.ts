@@ -10,6 +10,9 @@ import { retentionCommand } from './retention.js';
 import { vulndbCommand } from './vulndb.js';
 import { scanCommand } from './scan.js';
 import { doctorCommand } from './doctor.js';
+import { exportCommand } from './export.js';
+import { importCommand } from './import.js';
+import { mirrorCommand } from './mirror.js';
 import { ConfigError } from '../config/load.js';
 
 const program = new Command('registry').description('OCI Distribution v1.1 container registry').showHelpAfterError();
@@ -23,6 +26,9 @@ program.addCommand(retentionCommand());
 program.addCommand(vulndbCommand());
 program.addCommand(scanCommand());
 program.addCommand(doctorCommand());
+program.addCommand(exportCommand());
+program.addCommand(importCommand());
+program.addCommand(mirrorCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {
