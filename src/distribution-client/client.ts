@@ -4,7 +4,7 @@
 // 5xx or a broken connection are retried a bounded number of times with backoff. Errors and
 // the request hook carry methods, paths and statuses only: never credentials or tokens.
 import { createHash } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import { Authorizer, TokenError, type Credentials } from './auth.js';
 import { registryBaseUrl, remoteRepositoryName } from './registry-url.js';
 
@@ -283,7 +283,9 @@ export class DistributionClient {
       sent.watchdog.controller.abort();
       throw new DigestMismatchError(digest, `${length} bytes`, `blob size mismatch (expected ${size} bytes)`);
     }
-    return { size: Number.isFinite(length) ? length : (size ?? -1), stream: this.bodyStream(sent).pipe(verifyingStream(digest, size)) };
+    const verified = verifyingStream(digest, size);
+    pipeline(this.bodyStream(sent), verified, () => undefined);
+    return { size: Number.isFinite(length) ? length : (size ?? -1), stream: verified };
   }
 
   /**
@@ -325,12 +327,18 @@ export class DistributionClient {
     try {
       if (blob.size <= this.chunkSize) {
         location.searchParams.set('digest', blob.digest);
+        let consumed = false;
         const done = await this.request({
           method: 'PUT',
           target: location,
           scopes,
           headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.size) },
-          body: () => source,
+          // A stream is sent once: a token that expired meanwhile restarts the whole upload (pushBlob retries).
+          body: () => {
+            if (consumed) throw new ConnectionError('the upload has to start again');
+            consumed = true;
+            return source;
+          },
           ok: [201],
           retry: false,
         });
@@ -543,12 +551,10 @@ export class DistributionClient {
         cb();
       },
     });
-    stream.on('error', (err) => {
-      watchdog.done();
-      pass.destroy(err);
-    });
     pass.on('close', () => watchdog.done());
-    return stream.pipe(pass);
+    // pipeline, not pipe: an error of either side reaches whoever reads `pass`.
+    pipeline(stream, pass, () => undefined);
+    return pass;
   }
 
   private async readLimited(sent: Sent, limit: number): Promise<Buffer> {

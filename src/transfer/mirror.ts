@@ -6,7 +6,11 @@ import type { DistributionClient } from '../distribution-client/client.js';
 import type { BlobService } from '../registry/blobs.js';
 import type { ManifestService } from '../registry/manifests.js';
 import type { MetadataStore } from '../metadata/store.js';
+import { RegistryError } from '../registry/errors.js';
 import { manifestRefs, globMatcher } from './content.js';
+
+/** Fetches of one blob before its image is given up (the client already retries each request). */
+const BLOB_ATTEMPTS = 3;
 
 export interface MirrorRequest {
   /** Repositories at the source: `name` (its tags), `name:tag` or `name@digest`. */
@@ -84,8 +88,16 @@ export async function mirrorRepositories(
           report.blobsPresent++;
           continue;
         }
-        const fetched = await client.getBlob(name, blob.digest, blob.size);
-        await blobs.putMonolithic(repository, blob.digest, { body: fetched.stream, length: blob.size });
+        // A connection that breaks mid-blob fails the stream; the blob is fetched again from the start.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const fetched = await client.getBlob(name, blob.digest, blob.size);
+            await blobs.putMonolithic(repository, blob.digest, { body: fetched.stream, length: blob.size });
+            break;
+          } catch (err) {
+            if (attempt >= BLOB_ATTEMPTS || err instanceof RegistryError) throw err;
+          }
+        }
         report.blobsFetched++;
         report.bytesFetched += blob.size;
       }

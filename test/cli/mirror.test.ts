@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
 import { Readable } from 'node:stream';
 import { makeTempDir, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { runCli } from '../helpers/cli.js';
@@ -105,6 +106,37 @@ describe('registry mirror', { skip: ready ? false : 'needs skopeo and docker-reg
       assert.equal(thirdReport.blobsFetched, 0);
       assert.deepEqual((await peer.requests()).slice(mark).filter((r) => r.path.includes('/blobs/')), []);
       assert.equal(await digestAt(reg.url, 'team/app', 'v3'), fixture.images[1]!.descriptor.digest);
+    });
+
+    test('a connection cut in the middle of a blob: the blob is fetched again and the copy completes', async () => {
+      // In front of the peer: the first GET of each blob sends half its bytes, then drops the connection.
+      const cut = new Set<string>();
+      const proxy = createServer(async (req, res) => {
+        const upstream = await fetch(`${peer.url}${req.url}`, { method: req.method!, headers: { accept: req.headers.accept ?? '*/*' } });
+        const body = Buffer.from(await upstream.arrayBuffer());
+        const headers: Record<string, string> = {};
+        upstream.headers.forEach((v, k) => (headers[k] = v));
+        delete headers['content-encoding'];
+        delete headers['transfer-encoding'];
+        res.writeHead(upstream.status, headers);
+        if (req.method === 'GET' && req.url!.includes('/blobs/') && body.length > 1000 && !cut.has(req.url!)) {
+          cut.add(req.url!);
+          res.write(body.subarray(0, body.length >> 1), () => res.destroy());
+          return;
+        }
+        res.end(body);
+      });
+      await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+      try {
+        const port = (proxy.address() as { port: number }).port;
+        const res = await runCli(reg, ['mirror', `127.0.0.1:${port}`, 'team/app:v1', '--prefix', 'cut', '--json']);
+        assert.equal(res.code, 0, res.stderr + res.stdout);
+        assert.equal(cut.size, 2, "both large layers were cut once");
+        await assertHolds(reg.url, 'cut/team/app', fixtureBlobs(fixture), manifestDigests(fixture));
+      } finally {
+        proxy.closeAllConnections();
+        await new Promise((r) => proxy.close(r));
+      }
     });
 
     test('an unknown repository or tag is reported and the exit code says so', async () => {

@@ -2,12 +2,12 @@
 // mirror and import tests: a child process on 127.0.0.1 with its config in a temp dir,
 // optionally behind htpasswd Basic auth. Its access log tells what clients asked it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { hasCommand } from './exec.js';
 import { makeTempDir } from './registry.js';
+import { freePort } from './proxy.js';
 
 export const DOCKER_REGISTRY = 'docker-registry';
 
@@ -21,18 +21,6 @@ export interface PeerRegistry {
   /** The requests the access log shows so far (waits for the log to catch up). */
   requests(): Promise<{ method: string; path: string; status: number }[]>;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startDockerRegistry(options: { htpasswd?: { username: string; password: string } } = {}): Promise<PeerRegistry> {
