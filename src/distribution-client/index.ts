@@ -6,6 +6,7 @@ export {
   ConnectionError,
   MANIFEST_ACCEPT,
   verifyingStream,
+  nextLink,
   type BlobPushResult,
   type BlobResponse,
   type ClientOptions,

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { ConnectionError, DigestMismatchError, DistributionClient, DistributionError, type Descriptor } from '../../src/distribution-client/index.js';
+import { ConnectionError, DigestMismatchError, DistributionClient, DistributionError, nextLink, parseChallenge, type Descriptor } from '../../src/distribution-client/index.js';
 import { dockerRegistryAvailable, startDockerRegistry, type PeerRegistry } from '../helpers/docker-registry.js';
 import { freePort } from '../helpers/proxy.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -166,11 +166,13 @@ describe('distribution client against this registry with token auth', { timeout:
   after(async () => reg?.close());
 
   test('bearer tokens from the realm (with Basic credentials at the token endpoint); the referrers API', async () => {
-    const client = new DistributionClient(reg.url, { credentials: ADMIN });
+    const tokenRequests: string[] = [];
+    const client = new DistributionClient(reg.url, { credentials: ADMIN, onResponse: (e) => e.path === '/token' && tokenRequests.push(e.path) });
     const image = makeImage([4000, 70 * 1024]);
     await pushImage(client, 'team/app', image, 'v1');
     const got = await client.getManifest('team/app', 'v1');
     assert.ok(got.bytes.equals(image.manifest));
+    assert.equal(tokenRequests.length, 2, 'one token for pull,push and one for pull, each reused');
     const layer = image.blobs[2]!;
     assert.ok((await buffer((await client.getBlob('team/app', layer.descriptor.digest)).stream)).equals(layer.bytes));
     assert.equal(await client.pushBlob('team/copy', layer.descriptor, () => Readable.from([layer.bytes]), { mountFrom: 'team/app' }), 'mounted');
@@ -287,6 +289,21 @@ describe('distribution client: verification, retries and timeouts', { timeout: 6
     const port = await freePort();
     const closed = new DistributionClient(`127.0.0.1:${port}`, { retries: 1, retryDelayMs: 5 });
     await assert.rejects(closed.ping(), (err: unknown) => err instanceof ConnectionError && /ECONNREFUSED/.test(err.message));
+  });
+
+  test('challenges and Link headers', () => {
+    assert.deepEqual(parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull"'), {
+      scheme: 'bearer',
+      realm: 'https://auth.docker.io/token',
+      service: 'registry.docker.io',
+      scope: 'repository:library/alpine:pull',
+    });
+    assert.deepEqual(parseChallenge('Basic realm="Registry Realm"'), { scheme: 'basic', realm: 'Registry Realm' });
+    assert.deepEqual(parseChallenge('bearer realm=https://r/t, scope="repository:a:pull,push"'), { scheme: 'bearer', realm: 'https://r/t', scope: 'repository:a:pull,push' });
+    assert.equal(parseChallenge('Negotiate abc'), undefined);
+    assert.equal(nextLink('</v2/a/tags/list?n=2&last=b>; rel="next"'), '/v2/a/tags/list?n=2&last=b');
+    assert.equal(nextLink('<https://x/y>; rel="prev", <https://x/z>; rel=next'), 'https://x/z');
+    assert.equal(nextLink(null), undefined);
   });
 
   test('registry addresses and Docker Hub names', () => {
