@@ -133,8 +133,9 @@ class Watchdog {
   }
 }
 
+/** A backoff pause; it keeps the process alive (a command waiting to retry must not just exit). */
 function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function parseDigest(digest: string): { algorithm: 'sha256' | 'sha512'; hex: string } {
@@ -253,7 +254,11 @@ export class DistributionClient {
     watchdog.done();
     if (res.status === 404) return undefined;
     const digest = res.headers.get('docker-content-digest') ?? (reference.includes(':') ? reference : undefined);
-    if (!digest) throw new DistributionError(res.status, 'HEAD', `/v2/${name}/manifests/${reference}`, undefined, 'no Docker-Content-Digest in the answer');
+    if (!digest) {
+      // Some registries leave the digest out of HEAD answers: the manifest itself tells.
+      const got = await this.getManifest(repository, reference);
+      return { mediaType: got.mediaType, digest: got.digest, size: got.bytes.length };
+    }
     return {
       mediaType: (res.headers.get('content-type') ?? '').split(';')[0]!.trim(),
       digest,
@@ -447,7 +452,7 @@ export class DistributionClient {
       try {
         sent = await this.send({ ...o, ok: [...o.ok, 401], authenticate: true });
       } catch (err) {
-        if (err instanceof TokenError) throw new DistributionError(err.status, o.method, pathOf(o.target, this.base), 'UNAUTHORIZED', err.message);
+        if (err instanceof TokenError) throw new DistributionError(err.status, o.method, pathOf(o.target, this.base), err.status === 403 ? 'DENIED' : 'UNAUTHORIZED', err.message);
         throw err;
       }
       if (sent.res.status !== 401 || o.ok.includes(401)) return sent;

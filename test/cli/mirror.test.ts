@@ -15,6 +15,7 @@ import { OCI_INDEX, OCI_MANIFEST } from '../helpers/oci-layout.js';
 import { EMPTY_DESCRIPTOR, EMPTY_JSON } from '../helpers/oci.js';
 import { assertHolds, fixtureBlobs, manifestDigests, multiArchFixture, SBOM_TYPE, type MultiArchFixture } from '../helpers/transfer.js';
 import { DistributionClient } from '../../src/distribution-client/index.js';
+import { freePort } from '../helpers/proxy.js';
 
 const ready = (await hasCommand('skopeo')) && (await dockerRegistryAvailable());
 
@@ -146,6 +147,11 @@ describe('registry mirror', { skip: ready ? false : 'needs skopeo and docker-reg
       assert.equal(report.failures, 2);
       assert.match(report.repositories[0]!.references[0]!.error!, /not found/);
       assert.match(report.repositories[1]!.references[0]!.error!, /404 NAME_UNKNOWN/);
+
+      // Nothing listening: retried with backoff (the command waits for it), then reported.
+      const gone = await runCli(reg, ['mirror', `127.0.0.1:${await freePort()}`, 'team/app']);
+      assert.equal(gone.code, 1, gone.stderr);
+      assert.match(gone.stdout, /team\/app:\(tags\) failed: GET \/v2\/team\/app\/tags\/list: connection failed \(ECONNREFUSED\)/);
     });
   });
 
