@@ -153,6 +153,28 @@ describe('registry export / import', { timeout: 120_000 }, () => {
     assert.deepEqual((await readdir(work)).filter((n) => n.endsWith('.partial')), []);
   });
 
+  test('imports are pushes: immutable tags and quotas apply', async () => {
+    const target = await freshRegistry();
+    await target.app.policies.store.addImmutableRule({ namespace: 'locked', pattern: 'v*', createdBy: 'test' });
+    await target.app.policies.store.setQuota({ namespace: 'tiny', limitBytes: 10_000, limitRepositories: null });
+    assert.equal((await runCli(target, ['import', archive, '--repository', 'locked/app'])).code, 0);
+    // Another image under the same immutable tag.
+    const other = await multiArchFixture(work);
+    const otherArchive = join(work, 'other.tar');
+    await pushFixture(source.url, 'app/other', 'v1', other);
+    assert.equal((await runCli(source, ['export', 'app/other:v1', '-o', otherArchive])).code, 0);
+    const moved = await runCli(target, ['import', otherArchive, '--repository', 'locked/app']);
+    assert.equal(moved.code, 1);
+    assert.match(moved.stderr, /immutable/i);
+    const head = await fetch(`${target.url}/v2/locked/app/manifests/v1`, { method: 'HEAD', headers: { Accept: OCI_INDEX } });
+    assert.equal(head.headers.get('docker-content-digest'), fixture.index.descriptor.digest, 'the tag did not move');
+
+    const over = await runCli(target, ['import', archive, '--repository', 'tiny/app']);
+    assert.equal(over.code, 1);
+    assert.match(over.stderr, /quota/i);
+    assert.equal((await tags(target, 'tiny/app')).tags?.length ?? 0, 0, 'no tag');
+  });
+
   test('a docker save archive (manifest.json, config and layer tars) imports with its RepoTags', async () => {
     const dir = join(work, 'docker-save');
     await mkdir(join(dir, 'abc'), { recursive: true });
