@@ -291,6 +291,33 @@ describe('distribution client: verification, retries and timeouts', { timeout: 6
     await assert.rejects(closed.ping(), (err: unknown) => err instanceof ConnectionError && /ECONNREFUSED/.test(err.message));
   });
 
+  test('a blob redirected to storage elsewhere is fetched without the credentials', async () => {
+    const { createServer } = await import('node:http');
+    const bytes = randomBytes(5000);
+    const digest = sha256(bytes);
+    const seen: (string | undefined)[] = [];
+    const storage = createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.end(bytes);
+    });
+    await new Promise<void>((r) => storage.listen(0, '127.0.0.1', r));
+    const registry = createServer((req, res) => {
+      if (!req.headers.authorization) {
+        res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="r"' }).end();
+        return;
+      }
+      res.writeHead(307, { Location: `http://127.0.0.1:${(storage.address() as { port: number }).port}/signed?X-Amz-Signature=abc` }).end();
+    });
+    await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
+    try {
+      const client = new DistributionClient(`127.0.0.1:${(registry.address() as { port: number }).port}`, { credentials: { username: 'u', password: 'storage-must-not-see' } });
+      assert.ok((await buffer((await client.getBlob('app/x', digest, bytes.length)).stream)).equals(bytes));
+      assert.deepEqual(seen, [undefined]);
+    } finally {
+      await Promise.all([storage, registry].map((server) => new Promise((r) => server.close(r))));
+    }
+  });
+
   test('challenges and Link headers', () => {
     assert.deepEqual(parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull"'), {
       scheme: 'bearer',
