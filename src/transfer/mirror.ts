@@ -34,6 +34,7 @@ export interface MirrorReport {
   repositories: { source: string; repository: string; references: MirroredReference[] }[];
   manifestsCopied: number;
   blobsFetched: number;
+  /** Blobs not fetched: already in the repository, or mounted from another repository of this run. */
   blobsPresent: number;
   bytesFetched: number;
   failures: number;
@@ -63,6 +64,8 @@ export async function mirrorRepositories(
   const { blobs, manifests, metadata } = services;
   const report: MirrorReport = { repositories: [], manifestsCopied: 0, blobsFetched: 0, blobsPresent: 0, bytesFetched: 0, failures: 0 };
   const matches = request.tags !== undefined ? globMatcher(request.tags) : () => true;
+  /** A repository here that has the blob (seen or stored during this run). */
+  const storedIn = new Map<string, string>();
 
   for (const source of request.repositories) {
     const { name, tag, digest } = splitSource(source);
@@ -86,6 +89,13 @@ export async function mirrorRepositories(
       for (const blob of refs.blobs) {
         if (await blobs.stat(repository, blob.digest).then(() => true, () => false)) {
           report.blobsPresent++;
+          storedIn.set(blob.digest, repository);
+          continue;
+        }
+        // Layers shared between the repositories of one run are fetched once, then mounted.
+        const other = storedIn.get(blob.digest);
+        if (other !== undefined && (await blobs.mount(repository, blob.digest, other))) {
+          report.blobsPresent++;
           continue;
         }
         // A connection that breaks mid-blob fails the stream; the blob is fetched again from the start.
@@ -98,6 +108,7 @@ export async function mirrorRepositories(
             if (attempt >= BLOB_ATTEMPTS || err instanceof RegistryError) throw err;
           }
         }
+        storedIn.set(blob.digest, repository);
         report.blobsFetched++;
         report.bytesFetched += blob.size;
       }

@@ -140,6 +140,28 @@ describe('registry mirror', { skip: ready ? false : 'needs skopeo and docker-reg
       }
     });
 
+    test('repositories sharing layers in one run: each blob fetched once, then mounted', async () => {
+      const client = new DistributionClient(peer.host);
+      for (const image of fixture.images) {
+        for (const b of [{ digest: image.configDigest, size: image.config.length }, ...image.layers.map((l) => ({ digest: l.digest, size: l.gz.length }))]) {
+          // The layer both platforms share is there after the first mount.
+          assert.notEqual(await client.pushBlob('team/copy', b, () => Readable.from([]), { mountFrom: 'team/app' }), 'uploaded');
+        }
+        await client.pushManifest('team/copy', image.descriptor.digest, image.manifest, OCI_MANIFEST);
+      }
+      await client.pushManifest('team/copy', 'v1', fixture.index.index, OCI_INDEX);
+      const mark = (await peer.requests()).length;
+      const res = await runCli(reg, ['mirror', peer.host, 'team/app:v1', 'team/copy:v1', '--prefix', 'shared', '--json']);
+      assert.equal(res.code, 0, res.stderr);
+      const report = JSON.parse(res.stdout) as Report;
+      const distinct = new Set(fixture.images.flatMap((i) => [i.configDigest, ...i.layers.map((l) => l.digest)]));
+      assert.equal(report.blobsFetched, distinct.size);
+      const gets = (await peer.requests()).slice(mark).filter((r) => r.method === 'GET' && r.path.includes('/blobs/'));
+      assert.equal(gets.length, distinct.size);
+      assert.ok(gets.every((r) => r.path.startsWith('/v2/team/app/')), 'nothing fetched for team/copy');
+      await assertHolds(reg.url, 'shared/team/copy', fixtureBlobs(fixture), manifestDigests(fixture));
+    });
+
     test('an unknown repository or tag is reported and the exit code says so', async () => {
       const res = await runCli(reg, ['mirror', peer.host, 'team/app:nope', 'no/such', '--json']);
       assert.equal(res.code, 1);
