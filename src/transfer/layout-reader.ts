@@ -8,7 +8,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, mkdir, mkdtemp, open, readFile, realpath, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
-import { PassThrough, Readable, Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
@@ -169,9 +169,7 @@ function fileSource(paths: (digest: string) => string | undefined, memory: Map<s
       if (inMemory) return Readable.from([inMemory]);
       const path = paths(digest);
       if (!path) throw new LayoutError(`blob ${digest} is not in the layout`);
-      const stream = createReadStream(path);
-      // Surface open errors through the stream the caller consumes.
-      return stream.pipe(new PassThrough()).on('error', () => stream.destroy());
+      return createReadStream(path);
     },
     async read(digest, max) {
       const inMemory = memory.get(digest);
