@@ -6,9 +6,8 @@ import { Command } from 'commander';
 import { exportImages } from '../transfer/export.js';
 import { LayoutTarWriter } from '../transfer/layout-writer.js';
 import { splitSource } from '../transfer/mirror.js';
-import { formatBytes } from './gc.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './options.js';
-import { Progress } from './progress.js';
+import { formatBytes, Progress } from './progress.js';
 import { withServices } from './stores.js';
 
 interface ExportFlags extends ConfigFlags {

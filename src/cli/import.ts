@@ -4,9 +4,8 @@
 import { Command } from 'commander';
 import { importLayout } from '../transfer/import.js';
 import { openLayout } from '../transfer/layout-reader.js';
-import { formatBytes } from './gc.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './options.js';
-import { Progress } from './progress.js';
+import { formatBytes, Progress } from './progress.js';
 import { withServices } from './stores.js';
 
 interface ImportFlags extends ConfigFlags {

@@ -3,9 +3,8 @@
 import { Command } from 'commander';
 import { DistributionClient } from '../distribution-client/client.js';
 import { mirrorRepositories } from '../transfer/mirror.js';
-import { formatBytes } from './gc.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './options.js';
-import { Progress } from './progress.js';
+import { formatBytes, Progress } from './progress.js';
 import { withServices } from './stores.js';
 import { readStdin } from './user.js';
 
@@ -46,7 +45,7 @@ export function mirrorCommand(): Command {
           client,
           services,
           { repositories, ...(flags.tags !== undefined ? { tags: flags.tags } : {}), referrers: flags.referrers === true, ...(flags.prefix !== undefined ? { prefix: flags.prefix } : {}) },
-          (phase, done, total) => progress.update(phase, done, total),
+          (phase, done, total, unit) => progress.update(phase, done, total, unit),
         ),
       ).finally(() => progress.end());
       if (flags.json) console.log(JSON.stringify(report));

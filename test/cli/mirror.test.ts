@@ -74,7 +74,8 @@ describe('registry mirror', { skip: ready ? false : 'needs skopeo and docker-reg
     test('copies matching tags with every platform and the referrer, digests and bytes preserved', async () => {
       const res = await runCli(reg, ['mirror', peer.url, 'team/app', '--tags', 'v*', '--referrers']);
       assert.equal(res.code, 0, res.stderr);
-      assert.match(res.stderr, /^mirror team\/app: \[#+\] 2\/2$/m, 'a plain progress line off a terminal');
+      assert.match(res.stderr, /^plan team\/app: \[#+\] 2\/2$/m, 'plain progress lines off a terminal');
+      assert.match(res.stderr, /^fetch team\/app: \[#{30}\] [\d.]+ KiB\/[\d.]+ KiB$/m, 'bytes fetched, as sizes');
       assert.match(res.stdout, /team\/app:v1 copied sha256:/);
       assert.match(res.stdout, /team\/app:v2 copied sha256:/);
       for (const tag of ['v1', 'v2']) assert.equal(await digestAt(reg.url, 'team/app', tag), await digestAt(peer.url, 'team/app', tag), `${tag} has the peer's digest`);
