@@ -34,8 +34,8 @@ export function exportCommand(): Command {
       const report = await withServices(configFromFlags(flags), async ({ metadata, blobs }) => {
         const writer = await LayoutTarWriter.create(resolve(flags.output));
         try {
-          return await exportImages({ metadata, blobs }, { repository: name, references, allTags: flags.allTags === true, referrers: flags.referrers === true }, writer, (phase, done, total) =>
-            progress.update(phase, done, total),
+          return await exportImages({ metadata, blobs }, { repository: name, references, allTags: flags.allTags === true, referrers: flags.referrers === true }, writer, (phase, done, total, unit) =>
+            progress.update(phase, done, total, unit),
           );
         } catch (err) {
           await writer.abort();

@@ -29,7 +29,7 @@ export function importCommand(): Command {
           source,
           services,
           { ...(flags.repository !== undefined ? { repository: flags.repository } : {}), manifestMaxBytes: config.limits.manifestMaxBytes },
-          (phase, done, total) => progress.update(phase, done, total),
+          (phase, done, total, unit) => progress.update(phase, done, total, unit),
         ),
       ).finally(async () => {
         progress.end();

@@ -1,7 +1,21 @@
 // What a manifest points at, for the commands that copy images (export, import, mirror): the
 // blobs that must travel with it and, for an index, its child manifests. Parsed with the same
 // rules a push is checked with, so whatever is copied will also be accepted here.
+import { Transform } from 'node:stream';
 import { parseManifest, requiredBlobs } from '../registry/manifest.js';
+
+/** Progress of a command: counts, or byte counts with `unit: 'bytes'` (see cli/progress.ts). */
+export type ProgressReporter = (phase: string, done: number, total?: number, unit?: 'bytes') => void;
+
+/** A pass-through that reports each chunk's size (for byte progress). */
+export function byteCounter(onBytes: (n: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      onBytes(chunk.length);
+      cb(null, chunk);
+    },
+  });
+}
 
 export interface Ref {
   mediaType: string;

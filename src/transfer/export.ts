@@ -6,7 +6,7 @@ import type { ManifestRecord, MetadataStore } from '../metadata/store.js';
 import { parseDigest } from '../registry/digest.js';
 import { parseReference } from '../registry/manifests.js';
 import { checkName } from '../registry/names.js';
-import { manifestRefs } from './content.js';
+import { manifestRefs, type ProgressReporter } from './content.js';
 import { IMAGE_NAME, REF_NAME, type IndexEntry, type LayoutTarWriter } from './layout-writer.js';
 
 export interface ExportRequest {
@@ -50,7 +50,7 @@ export async function exportImages(
   stores: ExportStores,
   request: ExportRequest,
   writer: LayoutTarWriter,
-  onProgress: (phase: string, done: number, total?: number) => void = () => undefined,
+  onProgress: ProgressReporter = () => undefined,
 ): Promise<ExportReport> {
   const { metadata, blobs } = stores;
   const repository = checkName(request.repository);
@@ -96,20 +96,14 @@ export async function exportImages(
   };
   for (const root of roots) await visit(root.record);
 
-  const total = blobSizes.size + manifests.size;
-  let done = 0;
+  let total = 0;
+  for (const size of blobSizes.values()) total += size;
+  for (const record of manifests.values()) total += record.content.length;
   let bytes = 0;
-  onProgress('export', done, total);
-  for (const [digest, size] of blobSizes) {
-    await writer.addBlob(digest, size, () => blobs.open({ digest: parseDigest(digest), size }));
-    bytes += size;
-    onProgress('export', ++done, total);
-  }
-  for (const record of manifests.values()) {
-    await writer.addBytes(record.digest, record.content);
-    bytes += record.content.length;
-    onProgress('export', ++done, total);
-  }
+  const onBytes = (n: number) => onProgress('export', (bytes += n), total, 'bytes');
+  onProgress('export', bytes, total, 'bytes');
+  for (const [digest, size] of blobSizes) await writer.addBlob(digest, size, () => blobs.open({ digest: parseDigest(digest), size }), onBytes);
+  for (const record of manifests.values()) await writer.addBytes(record.digest, record.content, onBytes);
 
   const entries: IndexEntry[] = roots.map((root) => ({
     mediaType: root.record.mediaType,

@@ -8,11 +8,11 @@ import { digestOf, parseDigest } from '../registry/digest.js';
 import { RegistryError } from '../registry/errors.js';
 import { isValidName, isValidTag } from '../registry/names.js';
 import { verifyingStream } from '../distribution-client/client.js';
-import { manifestRefs } from './content.js';
+import { byteCounter, manifestRefs, type ProgressReporter } from './content.js';
 import { IMAGE_NAME, REF_NAME, type IndexEntry } from './layout-writer.js';
 import { LayoutError, type LayoutSource } from './layout-reader.js';
 import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
+import { pipeline as pipelineCallback, Writable } from 'node:stream';
 
 export interface ImportOptions {
   /** Where everything goes; otherwise the repository the archive names for each image. */
@@ -80,7 +80,7 @@ export async function importLayout(
   source: LayoutSource,
   services: ImportServices,
   options: ImportOptions = {},
-  onProgress: (phase: string, done: number, total?: number) => void = () => undefined,
+  onProgress: ProgressReporter = () => undefined,
 ): Promise<ImportReport> {
   if (source.entries.length === 0) throw new LayoutError('the layout names no images (index.json is empty)');
   const maxBytes = options.manifestMaxBytes ?? 4 * 1024 * 1024;
@@ -135,38 +135,42 @@ export async function importLayout(
   // Every byte checked before the first write.
   const unchecked = new Map<string, number>();
   for (const plan of plans.values()) for (const [digest, size] of plan.blobs) if (!source.verified.has(digest)) unchecked.set(digest, size);
+  const checkTotal = [...unchecked.values()].reduce((a, b) => a + b, 0);
   let checked = 0;
+  const onChecked = (n: number) => onProgress('verify', (checked += n), checkTotal, 'bytes');
   for (const [digest, size] of unchecked) {
-    onProgress('verify', checked, unchecked.size);
-    await pipeline(await source.open(digest), verifyingStream(digest, size), new Writable({ write: (_c, _e, cb) => cb() })).catch((err: Error) => {
+    await pipeline(await source.open(digest), byteCounter(onChecked), verifyingStream(digest, size), new Writable({ write: (_c, _e, cb) => cb() })).catch((err: Error) => {
       throw new LayoutError(`blob ${digest} in the layout is corrupt (${err.message})`);
     });
-    onProgress('verify', ++checked, unchecked.size);
   }
 
   const report: ImportReport = { images: [], manifests: 0, blobsPushed: 0, blobsPresent: 0, bytesPushed: 0 };
-  const total = [...plans.values()].reduce((n, p) => n + p.blobs.size + p.manifests.length, 0);
+  let total = 0;
+  for (const plan of plans.values()) for (const size of plan.blobs.values()) total += size;
   let done = 0;
+  const onStored = (n: number) => onProgress('import', (done += n), total, 'bytes');
   const actor = options.actor ?? 'import';
-  onProgress('import', done, total);
+  onProgress('import', done, total, 'bytes');
   for (const [repository, plan] of plans) {
     for (const [digest, size] of plan.blobs) {
       const present = await services.blobs.stat(repository, digest).then(
         () => true,
         () => false,
       );
-      if (present) report.blobsPresent++;
-      else {
-        await services.blobs.putMonolithic(repository, digest, { body: await source.open(digest), length: size });
+      if (present) {
+        report.blobsPresent++;
+        onStored(size);
+      } else {
+        const body = byteCounter(onStored);
+        pipelineCallback(await source.open(digest), body, () => undefined);
+        await services.blobs.putMonolithic(repository, digest, { body, length: size });
         report.blobsPushed++;
         report.bytesPushed += size;
       }
-      onProgress('import', ++done, total);
     }
     for (const m of plan.manifests) {
       await services.manifests.put(repository, m.digest, m.bytes, m.mediaType, actor);
       report.manifests++;
-      onProgress('import', ++done, total);
     }
     for (const { tag, manifest } of plan.tags) {
       await services.manifests.put(repository, tag, manifest.bytes, manifest.mediaType, actor);

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { pack, type Pack } from 'tar-stream';
 import { verifyingStream } from '../distribution-client/client.js';
+import { byteCounter } from './content.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 /** containerd's annotation with the full image name; import reads the repository from it. */
@@ -49,16 +50,16 @@ export class LayoutTarWriter {
   }
 
   /** A blob from a stream of `size` bytes; the bytes are checked against the digest as they pass. */
-  async addBlob(digest: string, size: number, open: () => Promise<Readable>): Promise<void> {
+  async addBlob(digest: string, size: number, open: () => Promise<Readable>, onBytes: (n: number) => void = () => undefined): Promise<void> {
     if (this.written.has(digest)) return;
     const [algorithm, hex] = digest.split(':') as [string, string];
     const entry = this.tar.entry({ name: `blobs/${algorithm}/${hex}`, size, mtime: MTIME, mode: 0o644 });
-    await pipeline(await open(), verifyingStream(digest, size), entry);
+    await pipeline(await open(), verifyingStream(digest, size), byteCounter(onBytes), entry);
     this.written.add(digest);
   }
 
-  async addBytes(digest: string, bytes: Buffer): Promise<void> {
-    await this.addBlob(digest, bytes.length, async () => Readable.from([bytes]));
+  async addBytes(digest: string, bytes: Buffer, onBytes?: (n: number) => void): Promise<void> {
+    await this.addBlob(digest, bytes.length, async () => Readable.from([bytes]), onBytes);
   }
 
   /** Write index.json, close the tar and move it into place. */

@@ -6,9 +6,9 @@ import type { DistributionClient } from '../distribution-client/client.js';
 import type { BlobService } from '../registry/blobs.js';
 import type { ManifestService } from '../registry/manifests.js';
 import type { MetadataStore } from '../metadata/store.js';
-import { pipeline, Transform } from 'node:stream';
+import { pipeline } from 'node:stream';
 import { RegistryError } from '../registry/errors.js';
-import { manifestRefs, globMatcher } from './content.js';
+import { byteCounter, manifestRefs, globMatcher, type ProgressReporter } from './content.js';
 
 /** Fetches of one blob before its image is given up (the client already retries each request). */
 const BLOB_ATTEMPTS = 3;
@@ -67,13 +67,11 @@ interface ReferencePlan {
   blobs: Map<string, number>;
 }
 
-export type MirrorProgress = (phase: string, done: number, total?: number, unit?: 'bytes') => void;
-
 export async function mirrorRepositories(
   client: DistributionClient,
   services: MirrorServices,
   request: MirrorRequest,
-  onProgress: MirrorProgress = () => undefined,
+  onProgress: ProgressReporter = () => undefined,
 ): Promise<MirrorReport> {
   const { blobs, manifests, metadata } = services;
   const report: MirrorReport = { repositories: [], manifestsCopied: 0, blobsFetched: 0, blobsPresent: 0, bytesFetched: 0, failures: 0 };
@@ -202,12 +200,9 @@ async function fetchBlob(client: DistributionClient, blobs: BlobService, name: s
     let counted = 0;
     try {
       const fetched = await client.getBlob(name, digest, size);
-      const body = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          counted += chunk.length;
-          onBytes(chunk.length);
-          cb(null, chunk);
-        },
+      const body = byteCounter((n) => {
+        counted += n;
+        onBytes(n);
       });
       pipeline(fetched.stream, body, () => undefined);
       await blobs.putMonolithic(repository, digest, { body, length: size });
