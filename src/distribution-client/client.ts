@@ -352,6 +352,27 @@ export class DistributionClient {
       }
       let offset = 0;
       for await (const chunk of chunksOf(source, this.chunkSize)) {
+        location = await this.patchChunk(location, chunk, offset, scopes);
+        offset += chunk.length;
+      }
+      if (offset !== blob.size) throw new DigestMismatchError(blob.digest, `${offset} bytes`, `blob size mismatch (expected ${blob.size} bytes)`);
+      location.searchParams.set('digest', blob.digest);
+      const done = await this.request({ method: 'PUT', target: location, scopes, headers: { 'Content-Length': '0' }, ok: [201], retry: false });
+      await this.discard(done);
+      return 'uploaded';
+    } finally {
+      source.destroy();
+    }
+  }
+
+  /**
+   * One chunk of a chunked upload; the next upload location. After a failure the upload's
+   * status tells whether the chunk landed (the answer was lost), must be sent again, or the
+   * upload has to start over (the error is thrown: pushBlob restarts it).
+   */
+  private async patchChunk(location: URL, chunk: Buffer, offset: number, scopes: string[]): Promise<URL> {
+    for (let attempt = 0; ; attempt++) {
+      try {
         const patched = await this.request({
           method: 'PATCH',
           target: location,
@@ -362,16 +383,19 @@ export class DistributionClient {
           retry: false,
         });
         await this.discard(patched);
-        offset += chunk.length;
-        location = this.location(patched.res, patched.path);
+        return this.location(patched.res, patched.path);
+      } catch (err) {
+        if (attempt >= this.retries || !retryable(err)) throw err;
+        await sleep(this.backoff(attempt));
+        const status = await this.request({ method: 'GET', target: location, scopes, ok: [204], retry: false }).catch(() => undefined);
+        if (!status) throw err;
+        await this.discard(status);
+        const received = uploadedBytes(status.res.headers.get('range'));
+        const next = status.res.headers.get('location') ? this.location(status.res, status.path) : location;
+        if (received === offset + chunk.length) return next;
+        if (received !== offset) throw err;
+        location = next;
       }
-      if (offset !== blob.size) throw new DigestMismatchError(blob.digest, `${offset} bytes`, `blob size mismatch (expected ${blob.size} bytes)`);
-      location.searchParams.set('digest', blob.digest);
-      const done = await this.request({ method: 'PUT', target: location, scopes, headers: { 'Content-Length': '0' }, ok: [201], retry: false });
-      await this.discard(done);
-      return 'uploaded';
-    } finally {
-      source.destroy();
     }
   }
 
@@ -605,6 +629,14 @@ function mediaTypeOf(bytes: Buffer): string {
   } catch {
     return '';
   }
+}
+
+/** Bytes an upload holds, from its status's `Range: 0-<last>` (`0-0` read as none: resending is safe). */
+function uploadedBytes(range: string | null): number | undefined {
+  const m = /^(?:bytes=)?0-(\d+)$/.exec(range?.trim() ?? '');
+  if (!m) return undefined;
+  const last = Number(m[1]);
+  return last === 0 ? 0 : last + 1;
 }
 
 /** The stream's bytes in buffers of `size` (the last one shorter), holding at most one chunk. */

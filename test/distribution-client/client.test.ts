@@ -211,7 +211,7 @@ describe('distribution client: verification, retries and timeouts', { timeout: 6
   after(async () => reg?.close());
 
   /** A peer in front of our registry that breaks answers on purpose. */
-  async function faultyPeer(fault: (req: Request, attempt: number) => Response | 'stall' | undefined): Promise<{ url: string; close(): Promise<void> }> {
+  async function faultyPeer(fault: (req: Request, attempt: number) => Response | 'stall' | 'lose-answer' | undefined): Promise<{ url: string; close(): Promise<void> }> {
     const { createServer } = await import('node:http');
     const attempts = new Map<string, number>();
     const server = createServer(async (req, res) => {
@@ -222,6 +222,12 @@ describe('distribution client: verification, retries and timeouts', { timeout: 6
       const request = new Request(`${reg.url}${req.url}`, { method: req.method!, headers: req.headers as Record<string, string>, ...(body.length ? { body } : {}) });
       const injected = fault(request, attempt);
       if (injected === 'stall') return; // never answer
+      if (injected === 'lose-answer') {
+        // Done upstream, but the client hears of a failure.
+        await (await fetch(request)).arrayBuffer();
+        res.writeHead(502).end();
+        return;
+      }
       const answer = injected ?? (await fetch(request));
       const headers: Record<string, string> = {};
       answer.headers.forEach((v, k) => (headers[k] = v));
@@ -257,6 +263,30 @@ describe('distribution client: verification, retries and timeouts', { timeout: 6
       assert.deepEqual(seen, [429, 503, 200]);
       const bounded = new DistributionClient(flaky.url, { retryDelayMs: 5, retries: 1 });
       await assert.rejects(bounded.getManifest('app/retry', image.digest), (err: unknown) => err instanceof DistributionError && err.status === 503);
+    } finally {
+      await flaky.close();
+    }
+  });
+
+  test('a chunked upload goes on after a failed chunk: sent again, or skipped when it landed', async () => {
+    const layer = randomBytes(5 * 64 * 1024 - 100);
+    const descriptor = { digest: sha256(layer), size: layer.length };
+    const flaky = await faultyPeer((req, attempt) => {
+      if (req.method !== 'PATCH') return undefined;
+      // The upload location stays the same: attempts count the chunks sent.
+      if (attempt === 2) return new Response('', { status: 503 });
+      if (attempt === 4) return 'lose-answer';
+      return undefined;
+    });
+    try {
+      const seen: string[] = [];
+      const client = new DistributionClient(flaky.url, { chunkSize: 64 * 1024, retryDelayMs: 5, onResponse: (e) => seen.push(`${e.method} ${e.status}`) });
+      assert.equal(await client.pushBlob('app/chunks', descriptor, () => Readable.from([layer])), 'uploaded');
+      assert.equal(seen.filter((e) => e.startsWith('POST')).length, 1, 'one upload session, never restarted');
+      assert.deepEqual(seen.filter((e) => e.startsWith('PATCH')), ['PATCH 202', 'PATCH 503', 'PATCH 202', 'PATCH 502', 'PATCH 202', 'PATCH 202']);
+      assert.deepEqual(seen.filter((e) => e.startsWith('GET')), ['GET 204', 'GET 204'], 'the upload status after each failure');
+      const res = await fetch(`${reg.url}/v2/app/chunks/blobs/${descriptor.digest}`);
+      assert.ok(Buffer.from(await res.arrayBuffer()).equals(layer));
     } finally {
       await flaky.close();
     }
