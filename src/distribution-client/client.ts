@@ -469,7 +469,7 @@ export class DistributionClient {
 
   // ---- transport ----
 
-  /** A request that authenticates when challenged (once per request) and retries what is worth retrying. */
+  /** A request that authenticates when challenged (once per request); send() retries. */
   private async request(o: RequestOptions): Promise<Sent> {
     for (let reauthenticated = false; ; reauthenticated = true) {
       let sent: Sent;
@@ -540,7 +540,7 @@ export class DistributionClient {
     let code: string | undefined;
     let detail: string | undefined;
     try {
-      const text = (await res.text()).slice(0, 64 * 1024);
+      const text = await boundedText(res, 64 * 1024);
       const body = JSON.parse(text) as { errors?: { code?: unknown; message?: unknown }[] };
       const first = body.errors?.[0];
       if (typeof first?.code === 'string') code = first.code.slice(0, 64);
@@ -629,6 +629,25 @@ function mediaTypeOf(bytes: Buffer): string {
   } catch {
     return '';
   }
+}
+
+/** The start of a body (an error page can be anything); the rest is not read. */
+async function boundedText(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  try {
+    while (total < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      total += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(parts).subarray(0, max).toString('utf8');
 }
 
 /** Bytes an upload holds, from its status's `Range: 0-<last>` (`0-0` read as none: resending is safe). */
