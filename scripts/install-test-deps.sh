@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the tests drive from Debian: real clients (skopeo, podman, buildah, containerd's
 # ctr), wrk for the benchmark, and the tools the scan tests build fixtures with (go, rpm,
-# db5.3_load, zip, zstd) and chromium for the web UI tests. Quiet when everything is there already.
+# db5.3_load, zip, zstd), CNCF Distribution (docker-registry) as a peer registry, and chromium
+# for the web UI tests. Quiet when everything is there already.
 set -euo pipefail
 need=()
 command -v skopeo >/dev/null || need+=(skopeo)
@@ -18,6 +19,7 @@ command -v zip >/dev/null || need+=(zip)
 command -v zstd >/dev/null || need+=(zstd)
 # The web UI tests drive Debian's chromium with playwright-core (test/ui).
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v docker-registry >/dev/null || need+=(docker-registry)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-test-deps: missing ${need[*]}; installing needs root (apt-get install ${need[*]})" >&2

@@ -7,7 +7,7 @@ import { BlobService } from '../registry/blobs.js';
 import { GarbageCollector } from '../registry/gc.js';
 import { Scrubber } from '../registry/scrub.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './options.js';
-import { Progress } from './progress.js';
+import { formatBytes, Progress } from './progress.js';
 
 function nonNegativeInt(value: string, what: string): number {
   const n = Number(value);
@@ -15,16 +15,6 @@ function nonNegativeInt(value: string, what: string): number {
   return n;
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
-}
 
 interface GcFlags extends ConfigFlags {
   dryRun?: boolean;

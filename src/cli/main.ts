@@ -11,6 +11,9 @@ import { vulndbCommand } from './vulndb.js';
 import { scanCommand } from './scan.js';
 import { promoteCommand } from './promote.js';
 import { doctorCommand } from './doctor.js';
+import { exportCommand } from './export.js';
+import { importCommand } from './import.js';
+import { mirrorCommand } from './mirror.js';
 import { ConfigError } from '../config/load.js';
 
 const program = new Command('registry').description('OCI Distribution v1.1 container registry').showHelpAfterError();
@@ -25,6 +28,9 @@ program.addCommand(vulndbCommand());
 program.addCommand(scanCommand());
 program.addCommand(promoteCommand());
 program.addCommand(doctorCommand());
+program.addCommand(exportCommand());
+program.addCommand(importCommand());
+program.addCommand(mirrorCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -14,11 +14,13 @@ export class Progress {
     return this.stream.isTTY === true;
   }
 
-  update(phase: string, done: number, total?: number): void {
+  /** `unit: 'bytes'` shows the counts as sizes (KiB, MiB, ...). */
+  update(phase: string, done: number, total?: number, unit?: 'bytes'): void {
     if (!this.enabled) return;
     if (phase !== this.phase) this.end();
     this.phase = phase;
-    this.last = total !== undefined && total > 0 ? `${phase}: ${bar(done / total)} ${done}/${total}` : `${phase}: ${done}`;
+    const show = unit === 'bytes' ? formatBytes : String;
+    this.last = total !== undefined && total > 0 ? `${phase}: ${bar(done / total)} ${show(done)}/${show(total)}` : `${phase}: ${show(done)}`;
     if (!this.tty) return;
     const now = Date.now();
     if (now - this.lastDraw < 80 && done !== total) return;
@@ -37,4 +39,15 @@ export class Progress {
 function bar(fraction: number, width = 30): string {
   const filled = Math.max(0, Math.min(width, Math.round(fraction * width)));
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
 }

@@ -11,7 +11,7 @@ import type { AccessStore } from '../metadata/access-store.js';
 import { CLI_ACTOR, withAccessStore } from './access.js';
 import { withConfigFlags, type ConfigFlags } from './options.js';
 
-async function readStdin(): Promise<string> {
+export async function readStdin(): Promise<string> {
   const parts: Buffer[] = [];
   for await (const chunk of process.stdin) parts.push(chunk as Buffer);
   return Buffer.concat(parts).toString('utf8');

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import type { Descriptor } from '../../src/distribution-client/index.js';
 
 export const MediaType = {
   OciManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -41,14 +42,8 @@ export const KNOWN_ERROR_CODES = new Set([
 /** The 2-byte empty JSON blob of OCI artifacts. */
 export const EMPTY_JSON = Buffer.from('{}');
 
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  artifactType?: string;
-  annotations?: Record<string, string>;
-  platform?: { architecture: string; os: string };
-}
+/** An OCI descriptor as clients see it (the Distribution client's type). */
+export type { Descriptor };
 
 export interface ErrorEntry {
   code: string;
