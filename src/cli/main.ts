@@ -11,6 +11,7 @@ import { vulndbCommand } from './vulndb.js';
 import { scanCommand } from './scan.js';
 import { promoteCommand } from './promote.js';
 import { doctorCommand } from './doctor.js';
+import { backupCommand, restoreCommand } from './backup.js';
 import { ConfigError } from '../config/load.js';
 
 const program = new Command('registry').description('OCI Distribution v1.1 container registry').showHelpAfterError();
@@ -25,6 +26,8 @@ program.addCommand(vulndbCommand());
 program.addCommand(scanCommand());
 program.addCommand(promoteCommand());
 program.addCommand(doctorCommand());
+program.addCommand(backupCommand());
+program.addCommand(restoreCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -8,9 +8,13 @@ import type { SqlMetadataStore } from '../metadata/sql-store.js';
 import { openBlobStore } from '../storage/open.js';
 import type { BlobStore } from '../storage/blob-store.js';
 
-export async function withStores<T>(config: Config, fn: (store: SqlMetadataStore, blobs: BlobStore, metadata: MetadataStore) => Promise<T>): Promise<T> {
+export async function withStores<T>(
+  config: Config,
+  fn: (store: SqlMetadataStore, blobs: BlobStore, metadata: MetadataStore) => Promise<T>,
+  options: { migrate?: boolean } = {},
+): Promise<T> {
   const blobs = await openBlobStore(config);
-  const store = await openSqlStore(config);
+  const store = await openSqlStore(config, options);
   // With Redis configured, manifests the collection deletes are dropped from the shared cache.
   let metadata: MetadataStore = store;
   if (config.redis.url) {
