@@ -23,7 +23,7 @@ const PAGE_ROWS = 500;
 
 export interface BackupOptions {
   onProgress?: (phase: string, done: number, total?: number) => void;
-  /** Blobs copied at once (default 4). */
+  /** Blobs copied at once (default 8). */
   concurrency?: number;
 }
 
@@ -67,7 +67,7 @@ export async function runBackup(store: SqlMetadataStore, blobs: BlobStore, targe
   let bytesCopied = 0;
   const missing: { digest: string; problem: string }[] = [];
   progress('blobs', 0, blobTable.rows);
-  await forEachLimited(tableRows(target, blobTable, dialect), options.concurrency ?? 4, async (row) => {
+  await forEachLimited(tableRows(target, blobTable, dialect), options.concurrency ?? 8, async (row) => {
     const digest = parseDigest(String(row['digest']));
     const size = Number(row['size']);
     count++;

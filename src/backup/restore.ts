@@ -25,6 +25,11 @@ export class RestoreRefusedError extends Error {}
 
 export interface RestoreOptions {
   onProgress?: (phase: string, done: number, total?: number) => void;
+  /**
+   * Blobs restored at once (default 16): the upload path is several requests per blob on S3,
+   * so restores are bound by latency, not bandwidth (bench: 60 small blobs onto the test S3
+   * server, 8.2 s at 4, 5.0 s at 16).
+   */
   concurrency?: number;
 }
 
@@ -47,8 +52,8 @@ export async function runRestore(store: SqlMetadataStore, blobs: BlobStore, targ
   const manifest = await readManifest(target).catch((err: Error) => {
     throw new RestoreRefusedError(err.message);
   });
-  await checkBackup(manifest, target, dialect, progress);
   await assertEmpty(db, dialect, blobs);
+  await checkBackup(manifest, target, dialect, progress);
 
   await store.migrate();
   const catalog = new Map((await readCatalog(db, dialect)).map((t) => [t.name, t]));
@@ -64,7 +69,7 @@ export async function runRestore(store: SqlMetadataStore, blobs: BlobStore, targ
     if (!blobTable) throw new RestoreRefusedError('the backup has no blobs table');
     let done = 0;
     progress('blobs', 0, blobTable.rows);
-    await forEachLimited(tableRows(target, blobTable, dialect), options.concurrency ?? 4, async (row) => {
+    await forEachLimited(tableRows(target, blobTable, dialect), options.concurrency ?? 16, async (row) => {
       const digest = parseDigest(String(row['digest']));
       await restoreBlob(blobs, target, digest, Number(row['size']));
       committed.push(digest);

@@ -13,6 +13,14 @@ import { withStores } from './stores.js';
 interface BackupFlags extends ConfigFlags {
   json?: boolean;
   progress?: boolean;
+  concurrency?: string;
+}
+
+function concurrency(flags: BackupFlags): { concurrency?: number } {
+  if (flags.concurrency === undefined) return {};
+  const n = Number(flags.concurrency);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 256) throw new Error('--concurrency must be an integer from 1 to 256');
+  return { concurrency: n };
 }
 
 const TARGET_HELP = 'a directory, or s3://bucket/prefix (endpoint and keys from storage.s3, else the AWS defaults)';
@@ -22,6 +30,7 @@ export function backupCommand(): Command {
     .argument('<target>', TARGET_HELP)
     .option('--json', 'print the report as JSON')
     .option('--no-progress', 'no progress display on stderr')
+    .option('--concurrency <n>', 'blobs copied at once (default 8)')
     .action(async (where: string, flags: BackupFlags) => {
       const config = configFromFlags(flags);
       const target = await openTarget(where, config);
@@ -29,7 +38,7 @@ export function backupCommand(): Command {
         config,
         async (store, blobs) => {
           const progress = new Progress(process.stderr, flags.progress !== false && !flags.json);
-          const result = await runBackup(store, blobs, target, { onProgress: (phase, done, total) => progress.update(phase, done, total) });
+          const result = await runBackup(store, blobs, target, { ...concurrency(flags), onProgress: (phase, done, total) => progress.update(phase, done, total) });
           progress.end();
           return result;
         },
@@ -54,6 +63,7 @@ export function restoreCommand(): Command {
     .argument('<source>', TARGET_HELP)
     .option('--json', 'print the report as JSON')
     .option('--no-progress', 'no progress display on stderr')
+    .option('--concurrency <n>', 'blobs restored at once (default 16)')
     .action(async (where: string, flags: BackupFlags) => {
       const config = configFromFlags(flags);
       const source = await openTarget(where, config);
@@ -62,7 +72,7 @@ export function restoreCommand(): Command {
         async (store, blobs) => {
           const progress = new Progress(process.stderr, flags.progress !== false && !flags.json);
           try {
-            return await runRestore(store, blobs, source, { onProgress: (phase, done, total) => progress.update(phase, done, total) });
+            return await runRestore(store, blobs, source, { ...concurrency(flags), onProgress: (phase, done, total) => progress.update(phase, done, total) });
           } finally {
             progress.end();
           }

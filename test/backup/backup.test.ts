@@ -92,7 +92,7 @@ describe('registry backup and restore', { skip: skopeoInstalled ? false : 'skope
     work = await makeTempDir('registry-backup-');
     backupDir = join(work, 'backup');
     for (let i = 0; i < 4; i++) {
-      const repo = `backup/app${i % 2}`;
+      const repo = 'backup/app';
       before_.push({ repo, tag: `v${i}`, image: await pushImage(source.url, repo, { reference: `v${i}`, layers: 2 }) });
     }
     index = await pushIndex(source.url, 'backup/multi', 'latest');
@@ -109,8 +109,8 @@ describe('registry backup and restore', { skip: skopeoInstalled ? false : 'skope
     const load = Promise.all(
       [0, 1, 2].map(async (w) => {
         for (let i = 0; i < 60 && !stop; i++) {
-          const repo = `backup/load${w}`;
-          during.push({ repo, tag: `t${i}`, image: await pushImage(source.url, repo, { reference: `t${i}` }) });
+          const repo = 'backup/load';
+          during.push({ repo, tag: `w${w}-${i}`, image: await pushImage(source.url, repo, { reference: `w${w}-${i}` }) });
         }
       }),
     );
@@ -133,7 +133,7 @@ describe('registry backup and restore', { skip: skopeoInstalled ? false : 'skope
     const restored = await startRegistry({}, restoredDir);
     try {
       const repos = await catalog(restored.url);
-      for (const r of ['backup/app0', 'backup/app1', 'backup/multi']) assert.ok(repos.includes(r), `${r} restored`);
+      for (const r of ['backup/app', 'backup/multi']) assert.ok(repos.includes(r), `${r} restored`);
       assert.equal(await pullAndCompare(restored.host, before_, repos), before_.length, 'every image acknowledged before the backup is restored');
       // Pushes that raced the snapshot: whichever made it in are whole.
       const racing = await pullAndCompare(restored.host, during, repos);
@@ -192,7 +192,7 @@ describe('registry backup and restore', { skip: skopeoInstalled ? false : 'skope
     const reg = await startRegistry({}, target);
     try {
       assert.deepEqual(await catalog(reg.url), []);
-      const res = await fetch(`${reg.url}/v2/backup/app0/blobs/${before_[0]!.image.config.digest}`);
+      const res = await fetch(`${reg.url}/v2/backup/app/blobs/${before_[0]!.image.config.digest}`);
       assert.equal(res.status, 404);
     } finally {
       await reg.close();
@@ -201,8 +201,9 @@ describe('registry backup and restore', { skip: skopeoInstalled ? false : 'skope
       const shards = await readdir(join(target, 'blobs', 'sha256')).catch(() => []);
       assert.deepEqual(shards.length === 0 ? [] : (await Promise.all(shards.map((s) => readdir(join(target, 'blobs', 'sha256', s))))).flat(), [], 'no blob left behind');
     }
-    // Still empty: the intact backup restores there.
-    json<RestoreReport>(await runCli({ dataDir: target }, ['restore', backupDir, '--json']));
+    // Still empty: restore checks that before the checksums, so the tampered metadata is what it refuses again.
+    const again = await runCli({ dataDir: target }, ['restore', badMeta]);
+    assert.match(again.stderr, /tags\.jsonl: checksum mismatch/);
   });
 
   test('SQLite + filesystem to PostgreSQL + S3, through a backup in an S3 bucket', { skip: scaleOut() ? 'the source runs on PostgreSQL + S3 already' : s3Env ? false : 'needs TEST_POSTGRES_URL and S3_*' }, async () => {
@@ -226,8 +227,11 @@ describe('registry backup and restore', { skip: skopeoInstalled ? false : 'skope
     const reg = await spawnRegistry(pgDir, 0, {}, true);
     try {
       const repos = await catalog(reg.url);
+      // The images pushed during the backup were pulled back from the first restore already.
       assert.equal(await pullAndCompare(reg.host, before_, repos), before_.length);
-      assert.ok((await pullAndCompare(reg.host, during, repos)) > 0);
+      const res = await fetch(`${reg.url}/v2/backup/multi/manifests/${index.digest}`, { headers: { Accept: 'application/vnd.oci.image.index.v1+json' } });
+      assert.equal(res.status, 200);
+      assert.ok(Buffer.from(await res.arrayBuffer()).equals(index.bytes), 'manifest bytes (bytea from an SQLite blob) byte-identical');
       await scrubClean(pgDir, pgEnv);
     } finally {
       await reg.kill('SIGTERM');
