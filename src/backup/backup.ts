@@ -121,7 +121,8 @@ async function dumpTable(trx: Transaction<Database>, table: TableInfo, target: B
   if (table.primaryKey.length === 0) throw new Error(`backup: table ${table.name} has no primary key, which backup needs to page through it`);
   const hash = createHash('sha256');
   let rows = 0;
-  const columns = sql.join(table.columns.map((c) => sql.ref(c.name)));
+  // Integers as text: better-sqlite3 rounds those beyond 2^53 to the nearest double.
+  const columns = sql.join(table.columns.map((c) => (c.kind === 'integer' ? sql`cast(${sql.ref(c.name)} as text) as ${sql.ref(c.name)}` : sql.ref(c.name))));
   const key = sql.join(table.primaryKey.map((c) => sql.ref(c)));
   async function* lines(): AsyncGenerator<string> {
     let after: unknown[] | undefined;
