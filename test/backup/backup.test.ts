@@ -16,6 +16,7 @@ import { pushImage, pushIndex, sha256, type PushedImage } from '../helpers/oci.j
 import type { BackupReport } from '../../src/backup/backup.js';
 import type { RestoreReport } from '../../src/backup/restore.js';
 import type { ScrubReport } from '../../src/registry/scrub.js';
+import { parseDigest } from '../../src/registry/digest.js';
 
 interface Pushed {
   repo: string;
@@ -237,5 +238,25 @@ describe('registry backup and restore', { skip: skopeoInstalled ? false : 'skope
     } finally {
       await reg.kill('SIGTERM');
     }
+  });
+
+  // Last: it takes bytes away from the source registry.
+  test('a blob whose bytes are gone by copy time (garbage collection after the snapshot) makes the backup incomplete: exit 3, restore refuses', async () => {
+    const doomed = await pushImage(source.url, 'backup/doomed', { reference: 'v1' });
+    await source.app.blobStore.delete(parseDigest(doomed.layers[0]!.digest));
+    const dir = join(work, 'incomplete');
+    const result = await runCli(source, ['backup', dir, '--json']);
+    assert.equal(result.code, 3, result.stderr);
+    const report = JSON.parse(result.stdout) as BackupReport;
+    assert.equal(report.complete, false);
+    assert.deepEqual(report.missingBlobs.map((m) => m.digest), [doomed.layers[0]!.digest]);
+    assert.match(report.missingBlobs[0]!.problem, /not in the blob store/);
+    const human = await runCli(source, ['backup', dir]);
+    assert.equal(human.code, 3);
+    assert.match(human.stdout, /INCOMPLETE/);
+
+    const restore = await runCli({ dataDir: join(work, 'from-incomplete') }, ['restore', dir]);
+    assert.notEqual(restore.code, 0);
+    assert.match(restore.stderr, new RegExp(`backup is incomplete: 1 blob\\(s\\) could not be copied: ${doomed.layers[0]!.digest}`));
   });
 });
