@@ -2,12 +2,15 @@
 // to and from a directory or an S3 bucket/prefix, while the registry keeps serving (backup) or
 // onto an empty registry (restore).
 import { Command } from 'commander';
-import { runBackup } from '../backup/backup.js';
-import { runRestore } from '../backup/restore.js';
+import { runBackup, type BackupReport } from '../backup/backup.js';
+import { runRestore, type RestoreReport } from '../backup/restore.js';
+import type { SqlMetadataStore } from '../metadata/sql-store.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import { openTarget } from '../backup/target.js';
 import { formatBytes } from './gc.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './options.js';
 import { Progress } from './progress.js';
+import type { Config } from '../config/schema.js';
 import { withStores } from './stores.js';
 
 interface BackupFlags extends ConfigFlags {
@@ -23,28 +26,49 @@ function concurrency(flags: BackupFlags): { concurrency?: number } {
   return { concurrency: n };
 }
 
-const TARGET_HELP = 'a directory, or s3://bucket/prefix (endpoint and keys from storage.s3, else the AWS defaults)';
+type OnProgress = (phase: string, done: number, total?: number) => void;
 
-export function backupCommand(): Command {
-  return withConfigFlags(new Command('backup').description('back up the metadata (one consistent snapshot) and the blobs it references while the registry runs; blobs incrementally'))
-    .argument('<target>', TARGET_HELP)
+/** The command with its target argument and shared flags; runs `fn` on the configured stores with a progress display. */
+function storesCommand<T>(
+  name: string,
+  description: string,
+  blobsHelp: string,
+  fn: (flags: BackupFlags, where: string, config: Config, run: (work: (store: SqlMetadataStore, blobs: BlobStore, onProgress: OnProgress) => Promise<T>) => Promise<T>) => Promise<void>,
+): Command {
+  return withConfigFlags(new Command(name).description(description))
+    .argument('<target>', 'a directory, or s3://bucket/prefix (endpoint and keys from storage.s3, else the AWS defaults)')
     .option('--json', 'print the report as JSON')
     .option('--no-progress', 'no progress display on stderr')
-    .option('--concurrency <n>', 'blobs copied at once (default 8)')
+    .option('--concurrency <n>', blobsHelp)
     .action(async (where: string, flags: BackupFlags) => {
       const config = configFromFlags(flags);
-      const target = await openTarget(where, config);
-      const report = await withStores(
-        config,
-        async (store, blobs) => {
-          const progress = new Progress(process.stderr, flags.progress !== false && !flags.json);
-          const result = await runBackup(store, blobs, target, { ...concurrency(flags), onProgress: (phase, done, total) => progress.update(phase, done, total) });
-          progress.end();
-          return result;
-        },
-        // The running registry owns its schema: a backup never migrates it.
-        { migrate: false },
+      await fn(flags, where, config, (work) =>
+        withStores(
+          config,
+          async (store, blobs) => {
+            const progress = new Progress(process.stderr, flags.progress !== false && !flags.json);
+            try {
+              return await work(store, blobs, (phase, done, total) => progress.update(phase, done, total));
+            } finally {
+              progress.end();
+            }
+          },
+          // Backup: the running registry owns its schema. Restore migrates once the backup has
+          // been checked and the registry found empty.
+          { migrate: false },
+        ),
       );
+    });
+}
+
+export function backupCommand(): Command {
+  return storesCommand<BackupReport>(
+    'backup',
+    'back up the metadata (one consistent snapshot) and the blobs it references while the registry runs; blobs incrementally',
+    'blobs copied at once (default 8)',
+    async (flags, where, config, run) => {
+      const target = await openTarget(where, config);
+      const report = await run((store, blobs, onProgress) => runBackup(store, blobs, target, { ...concurrency(flags), onProgress }));
       if (flags.json) console.log(JSON.stringify(report));
       else {
         const rows = report.tables.reduce((n, t) => n + t.rows, 0);
@@ -55,36 +79,24 @@ export function backupCommand(): Command {
       }
       // Incomplete: exit 3, as scrub does when it finds problems (1 is a failure to run).
       if (!report.complete) process.exitCode = 3;
-    });
+    },
+  );
 }
 
 export function restoreCommand(): Command {
-  return withConfigFlags(new Command('restore').description('restore a backup onto an empty registry (either metadata driver, either blob store)'))
-    .argument('<source>', TARGET_HELP)
-    .option('--json', 'print the report as JSON')
-    .option('--no-progress', 'no progress display on stderr')
-    .option('--concurrency <n>', 'blobs restored at once (default 16)')
-    .action(async (where: string, flags: BackupFlags) => {
-      const config = configFromFlags(flags);
+  return storesCommand<RestoreReport>(
+    'restore',
+    'restore a backup onto an empty registry (either metadata driver, either blob store)',
+    'blobs restored at once (default 16)',
+    async (flags, where, config, run) => {
       const source = await openTarget(where, config);
-      const report = await withStores(
-        config,
-        async (store, blobs) => {
-          const progress = new Progress(process.stderr, flags.progress !== false && !flags.json);
-          try {
-            return await runRestore(store, blobs, source, { ...concurrency(flags), onProgress: (phase, done, total) => progress.update(phase, done, total) });
-          } finally {
-            progress.end();
-          }
-        },
-        // Migrations run once the backup has been checked and the registry found empty.
-        { migrate: false },
-      );
+      const report = await run((store, blobs, onProgress) => runRestore(store, blobs, source, { ...concurrency(flags), onProgress }));
       if (flags.json) console.log(JSON.stringify(report));
       else {
         const rows = report.tables.reduce((n, t) => n + t.rows, 0);
         console.log(`restored ${rows} row(s) in ${report.tables.length} table(s) (${report.from} to ${report.to}) and ${report.blobs} blob(s) (${formatBytes(report.blobBytes)}) from ${report.source}`);
         console.log(`took ${report.durationMs} ms`);
       }
-    });
+    },
+  );
 }
