@@ -19,7 +19,9 @@ import { BlobMismatchError, type BackupTarget } from './target.js';
  */
 export const TRANSIENT_TABLES: ReadonlySet<string> = new Set(['uploads']);
 
-const PAGE_ROWS = 500;
+/** Rows per page of a dump, adapted to the rows' size so a page stays around PAGE_BYTES. */
+const PAGE_ROWS = { first: 100, min: 1, max: 2000 };
+const PAGE_BYTES = 4 * 1024 * 1024;
 
 export interface BackupOptions {
   onProgress?: (phase: string, done: number, total?: number) => void;
@@ -123,22 +125,28 @@ async function dumpTable(trx: Transaction<Database>, table: TableInfo, target: B
   let rows = 0;
   // Integers as text: better-sqlite3 rounds those beyond 2^53 to the nearest double.
   const columns = sql.join(table.columns.map((c) => (c.kind === 'integer' ? sql`cast(${sql.ref(c.name)} as text) as ${sql.ref(c.name)}` : sql.ref(c.name))));
-  const key = sql.join(table.primaryKey.map((c) => sql.ref(c)));
+  // Qualified: the bare names would be the text aliases above in ORDER BY (both dialects).
+  const key = sql.join(table.primaryKey.map((c) => sql.ref(`${table.name}.${c}`)));
   async function* lines(): AsyncGenerator<string> {
     let after: unknown[] | undefined;
+    let limit = PAGE_ROWS.first;
     for (;;) {
       const page = await sql<Record<string, unknown>>`select ${columns} from ${sql.table(table.name)}
-        ${after ? sql`where (${key}) > (${sql.join(after)})` : sql``} order by ${key} limit ${PAGE_ROWS}`.execute(trx);
+        ${after ? sql`where (${key}) > (${sql.join(after)})` : sql``} order by ${key} limit ${limit}`.execute(trx);
+      let pageBytes = 0;
       for (const row of page.rows) {
         const line = JSON.stringify(encodeRow(table.columns, row)) + '\n';
         hash.update(line);
+        pageBytes += line.length;
         rows++;
         onRow();
         yield line;
       }
-      if (page.rows.length < PAGE_ROWS) return;
+      if (page.rows.length < limit) return;
       const last = page.rows[page.rows.length - 1]!;
       after = table.primaryKey.map((c) => last[c]);
+      // Large rows (manifests, scan inventories): fewer per page, so memory stays bounded.
+      limit = pageBytes > PAGE_BYTES ? Math.max(PAGE_ROWS.min, Math.floor(limit / 2)) : Math.min(PAGE_ROWS.max, limit * 2);
     }
   }
   const file = tableFile(table.name);

@@ -20,6 +20,7 @@ import { freshPostgresDatabase } from '../helpers/services.js';
 
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 const BIG = '9007199254740993'; // 2^53 + 1: not a safe JavaScript number
+const MANY = 700;
 
 /** The quota's limit as exact text (better-sqlite3 reads integers beyond 2^53 rounded). */
 const bigText = sql<string>`cast(limit_bytes as text)`.as('big');
@@ -34,6 +35,10 @@ async function seed(store: SqlMetadataStore): Promise<void> {
   await db.insertInto('tags').values({ repository: 'a/b', name: 'v1', manifest_digest: 'sha256:' + 'c'.repeat(64), updated_at: 3 }).execute();
   await db.insertInto('namespace_quotas').values({ namespace: 'a', limit_bytes: BIG as unknown as number, limit_repositories: null, updated_at: 4 }).execute();
   for (const actor of ['x', 'y', 'z']) await store.access().appendAudit({ actor, action: 'push', source: null, repository: 'a/b', reference: null, digest: null, detail: { n: 1 } });
+  // Enough rows for several pages of the dump, keyed by an integer and by text.
+  const keys = Array.from({ length: MANY }, (_, i) => `key-${String(i).padStart(4, '0')}`);
+  await db.insertInto('settings').values(keys.map((key) => ({ key, value: `value of ${key}` }))).execute();
+  await store.access().appendAuditBatch(keys.map((key) => ({ actor: 'many', action: 'pull', source: null, repository: 'a/b', reference: key, digest: null, detail: null })));
 }
 
 async function check(store: SqlMetadataStore): Promise<void> {
@@ -48,7 +53,12 @@ async function check(store: SqlMetadataStore): Promise<void> {
   // Ids came along, and a new event gets the next one (on PostgreSQL: the identity sequence moved).
   await store.access().appendAudit({ actor: 'w', action: 'push', source: null, repository: null, reference: null, digest: null, detail: null });
   const ids = (await db.selectFrom('audit').select(['id', 'actor']).orderBy('id').execute()).map((r) => `${Number(r.id)}:${r.actor}`);
-  assert.deepEqual(ids.slice(-4), ['1:x', '2:y', '3:z', '4:w']);
+  assert.equal(ids.length, MANY + 4);
+  assert.deepEqual(ids.slice(0, 3), ['1:x', '2:y', '3:z']);
+  assert.deepEqual(ids.slice(-2), [`${MANY + 3}:many`, `${MANY + 4}:w`]);
+  const settings = await db.selectFrom('settings').select(['key', 'value']).where('key', 'like', 'key-%').orderBy('key').execute();
+  assert.equal(settings.length, MANY);
+  assert.deepEqual(settings[MANY - 1], { key: `key-0${MANY - 1}`, value: `value of key-0${MANY - 1}` });
 }
 
 describe('backup catalog and row round trip', { timeout: 120_000 }, () => {
@@ -113,8 +123,9 @@ describe('backup catalog and row round trip', { timeout: 120_000 }, () => {
     await seed(source);
     const first = new DirectoryTarget(join(work, 'backup-1'));
     const b1 = await runBackup(source, await blobStore('source'), first);
+    assert.equal(b1.tables.find((t) => t.name === 'audit')!.rows, MANY + 3);
+    assert.equal(b1.tables.find((t) => t.name === 'settings')!.rows, MANY);
     assert.equal(b1.complete, true);
-    assert.equal(b1.tables.find((t) => t.name === 'audit')!.rows, 3);
 
     const pg = await postgres(false);
     const r1 = await runRestore(pg, await blobStore('pg'), first);
@@ -127,7 +138,7 @@ describe('backup catalog and row round trip', { timeout: 120_000 }, () => {
     const r2 = await runRestore(back, await blobStore('back'), second);
     assert.deepEqual([r2.from, r2.to], ['postgres', 'sqlite']);
     const { db } = back.connection();
-    assert.equal((await db.selectFrom('audit').select('id').execute()).length, 4, 'the event added on PostgreSQL came back too');
+    assert.equal((await db.selectFrom('audit').select('id').execute()).length, MANY + 4, 'the event added on PostgreSQL came back too');
     const manifest = await db.selectFrom('manifests').select('content').executeTakeFirstOrThrow();
     assert.ok(Buffer.from(manifest.content).equals(ALL_BYTES));
     const quota = await db.selectFrom('namespace_quotas').select(bigText).executeTakeFirstOrThrow();
