@@ -46,6 +46,8 @@ describe('SQLite + filesystem to PostgreSQL + S3', { skip: scaleOut() ? 'the sou
     assert.equal(backup.complete, true);
     assert.equal(backup.blobsCopied, backup.blobs);
     assert.equal(backup.blobs, images.length * 3 + 4, 'config and two layers per image; the index images have one layer each');
+    const again = json<BackupReport>(await runCli(source, ['backup', bucketTarget, '--json'], { env: s3 }));
+    assert.deepEqual([again.blobs, again.blobsCopied], [backup.blobs, 0], 'the second backup to the bucket copies no blob');
 
     const pgDir = join(work, 'pg');
     const pgEnv = await backendEnv(pgDir, true);
