@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { makeTempDir, scaleOut, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { runCli } from '../helpers/cli.js';
 import { pushImage, pushIndex } from '../helpers/oci.js';
@@ -147,19 +148,30 @@ describe('registry backup and restore', { skip: skopeoInstalled ? false : 'skope
   });
 
   // Last: it takes bytes away from the source registry.
-  test('a blob whose bytes are gone by copy time (garbage collection after the snapshot) makes the backup incomplete: exit 3, restore refuses', async () => {
+  test('a blob gone by copy time (garbage collection after the snapshot) or stored corrupt makes the backup incomplete: exit 3, restore refuses', async () => {
     const doomed = await pushImage(source.url, 'backup/doomed', { reference: 'v1' });
-    await source.app.blobStore.delete(parseDigest(doomed.layers[0]!.digest));
+    const store = source.app.blobStore;
+    await store.delete(parseDigest(doomed.layers[0]!.digest));
+    // Other bytes under the config's digest, through the store's own commit (which trusts its caller).
+    const wrong = Buffer.from('not the config');
+    await store.createUpload('backup-corrupt');
+    await store.appendUpload('backup-corrupt', 0, Readable.from([wrong]), () => undefined);
+    await store.commitUpload('backup-corrupt', wrong.length, parseDigest(doomed.config.digest));
     const dir = join(work, 'incomplete');
     const result = await runCli(source, ['backup', dir, '--json']);
     assert.equal(result.code, 3, result.stderr);
     const report = JSON.parse(result.stdout) as BackupReport;
     assert.equal(report.complete, false);
-    assert.deepEqual(report.missingBlobs.map((m) => m.digest), [doomed.layers[0]!.digest]);
-    assert.match(report.missingBlobs[0]!.problem, /not in the blob store/);
+    const problems = new Map(report.missingBlobs.map((m) => [m.digest, m.problem]));
+    assert.equal(problems.size, 2);
+    assert.match(problems.get(doomed.layers[0]!.digest)!, /not in the blob store/);
+    assert.match(problems.get(doomed.config.digest)!, /stored bytes hash to sha256:/);
+    const configHex = doomed.config.digest.slice('sha256:'.length);
+    const copied = await readFile(join(dir, 'blobs', 'sha256', configHex.slice(0, 2), configHex)).catch(() => undefined);
+    assert.equal(copied, undefined, 'bytes that do not match their digest are not kept in the backup');
 
     const restore = await runCli({ dataDir: join(work, 'from-incomplete') }, ['restore', dir]);
     assert.notEqual(restore.code, 0);
-    assert.match(restore.stderr, new RegExp(`backup is incomplete: 1 blob\\(s\\) could not be copied: ${doomed.layers[0]!.digest}`));
+    assert.match(restore.stderr, /backup is incomplete: 2 blob\(s\) could not be copied: sha256:/);
   });
 });
