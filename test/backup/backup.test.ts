@@ -105,7 +105,7 @@ describe('registry backup and restore', { skip: skopeoInstalled ? false : 'skope
     assert.deepEqual(await catalog(source.url), reposBefore);
   });
 
-  test('restore refuses a tampered backup (metadata checksum, blob digest) and leaves the registry empty', async () => {
+  test('restore refuses a tampered backup (metadata checksum, blob digest) or one from a newer version, and leaves the registry empty', async () => {
     const target = join(work, 'fresh');
     // A metadata file changed after the backup: refused before anything is written.
     const badMeta = join(work, 'tampered-meta');
@@ -115,6 +115,16 @@ describe('registry backup and restore', { skip: skopeoInstalled ? false : 'skope
     const meta = await runCli({ dataDir: target }, ['restore', badMeta]);
     assert.notEqual(meta.code, 0);
     assert.match(meta.stderr, /tags\.jsonl: checksum mismatch/);
+
+    // Made by a newer version: a migration this one does not know.
+    const future = join(work, 'future');
+    await cp(backupDir, future, { recursive: true });
+    const manifest = JSON.parse(await readFile(join(future, 'backup.json'), 'utf8')) as { migrations: string[] };
+    manifest.migrations.push('9999_future');
+    await writeFile(join(future, 'backup.json'), JSON.stringify(manifest));
+    const newer = await runCli({ dataDir: target }, ['restore', future]);
+    assert.notEqual(newer.code, 0);
+    assert.match(newer.stderr, /made by a newer version: migrations 9999_future are unknown to this one/);
 
     // A blob's bytes changed (same length): found while copying; the blobs already copied go again.
     const badBlob = join(work, 'tampered-blob');
