@@ -13,9 +13,13 @@ import { ManifestService } from '../registry/manifests.js';
 import { NamespacePolicies } from '../registry/policies.js';
 import { ScanService } from '../scan/service.js';
 
-export async function withStores<T>(config: Config, fn: (store: SqlMetadataStore, blobs: BlobStore, metadata: MetadataStore) => Promise<T>): Promise<T> {
+export async function withStores<T>(
+  config: Config,
+  fn: (store: SqlMetadataStore, blobs: BlobStore, metadata: MetadataStore) => Promise<T>,
+  options: { migrate?: boolean } = {},
+): Promise<T> {
   const blobs = await openBlobStore(config);
-  const store = await openSqlStore(config);
+  const store = await openSqlStore(config, options);
   // With Redis configured, manifests the collection deletes are dropped from the shared cache.
   let metadata: MetadataStore = store;
   if (config.redis.url) {

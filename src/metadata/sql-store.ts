@@ -150,6 +150,11 @@ export class SqlMetadataStore implements MetadataStore {
     return this.browseStore;
   }
 
+  /** The database itself and its dialect, for tools that work on every table (backup, restore). */
+  connection(): { db: Kysely<Database>; dialect: SqlDialect } {
+    return { db: this.db, dialect: this.dialect };
+  }
+
   /** Bring the schema to the newest version. */
   async migrate(): Promise<string[]> {
     return this.migrateWith(this.db);

@@ -62,6 +62,17 @@ function isNotFound(err: unknown): boolean {
   return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
 }
 
+/** A client for the store's endpoint; without keys, the SDK's default credential chain applies. */
+export function s3Client(options: Pick<S3Options, 'endpoint' | 'region' | 'forcePathStyle'> & Partial<Pick<S3Options, 'accessKeyId' | 'secretAccessKey'>>): S3Client {
+  return new S3Client({
+    region: options.region,
+    forcePathStyle: options.forcePathStyle,
+    ...(options.accessKeyId && options.secretAccessKey ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } } : {}),
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    maxAttempts: 3,
+  });
+}
+
 export class S3BlobStore implements BlobStore {
   readonly client: S3Client;
   private readonly bucket: string;
@@ -69,13 +80,7 @@ export class S3BlobStore implements BlobStore {
   private readonly partSize: number;
 
   constructor(options: S3Options) {
-    this.client = new S3Client({
-      region: options.region,
-      forcePathStyle: options.forcePathStyle,
-      credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      maxAttempts: 3,
-    });
+    this.client = s3Client(options);
     this.bucket = options.bucket;
     this.prefix = options.prefix;
     this.partSize = Math.max(MIN_PART, options.partSize ?? 8 * MiB);
