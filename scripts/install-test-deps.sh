@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the tests drive from Debian: real clients (skopeo, podman, buildah, containerd's
 # ctr), wrk for the benchmark, and the tools the scan tests build fixtures with (go, rpm,
-# db5.3_load, zip, zstd). Quiet when everything is there already.
+# db5.3_load, zip, zstd), and OpenLDAP's slapd and ldap-utils (the LDAP tests start their
+# own slapd on loopback; the Debian service itself is never used). Quiet when everything is there already.
 set -euo pipefail
 need=()
 command -v skopeo >/dev/null || need+=(skopeo)
@@ -16,6 +17,8 @@ command -v rpmbuild >/dev/null || need+=(rpm)
 command -v db5.3_load >/dev/null || need+=(db5.3-util)
 command -v zip >/dev/null || need+=(zip)
 command -v zstd >/dev/null || need+=(zstd)
+[ -x /usr/sbin/slapd ] || need+=(slapd)
+command -v ldapsearch >/dev/null || need+=(ldap-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-test-deps: missing ${need[*]}; installing needs root (apt-get install ${need[*]})" >&2

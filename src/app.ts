@@ -15,6 +15,8 @@ import { buildServer } from './http/server.js';
 import type { AccessStore } from './metadata/access-store.js';
 import { openGuard, tokenGuard } from './http/guard.js';
 import { Auditor } from './auth/audit.js';
+import { AuditForwarder } from './audit/forwarder.js';
+import { configuredSinks } from './audit/sinks.js';
 import { AccessPolicy } from './auth/policy.js';
 import { Authenticator, hashSecret } from './auth/authenticate.js';
 import { TokenService } from './auth/tokens.js';
@@ -53,6 +55,8 @@ export interface App {
   metadata: MetadataStore;
   access: AccessStore;
   auditor: Auditor;
+  /** Sends audit events to the configured syslog / HTTP sinks (idle when none is configured). */
+  auditForwarder: AuditForwarder;
   blobStore: BlobStore;
   blobs: BlobService;
   manifests: ManifestService;
@@ -82,8 +86,10 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level })): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore } = await openMetadataStore(config, logger);
-  const auditor = new Auditor(access, logger);
+  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, auditOutbox } = await openMetadataStore(config, logger);
+  // Set up below, once metrics exist; the auditor only pokes it.
+  let forwarder: AuditForwarder | undefined;
+  const auditor = new Auditor(access, logger, () => forwarder?.poke());
   const policies = new NamespacePolicies(policyStore, (err, what) => logger.error({ err }, what));
   const blobs = new BlobService(blobStore, metadata, {
     deletesEnabled: config.deletes.enabled,
@@ -139,6 +145,20 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     },
   );
   const metricsListener: Server | undefined = config.metrics.enabled && separateMetricsPort ? metricsServer(metrics) : undefined;
+
+  const forwarded = metrics.counter({ name: 'audit_forwarded_events_total', help: 'Audit events delivered to a forwarding sink by this node', labelNames: ['sink'] });
+  const forwardFailures = metrics.counter({ name: 'audit_forwarding_failures_total', help: 'Failed deliveries of a batch of audit events (retried later)', labelNames: ['sink'] });
+  const forwardDropped = metrics.counter({ name: 'audit_forwarding_dropped_events_total', help: 'Undelivered audit events dropped because the backlog was full', labelNames: ['sink'] });
+  const sinks = configuredSinks(config);
+  forwarder = new AuditForwarder(auditOutbox, sinks, {
+    ...config.auditForwarding,
+    service: config.auth.service,
+    logger,
+    onDelivered: (sink, n) => forwarded.labels(sink).inc(n),
+    onFailed: (sink) => forwardFailures.labels(sink).inc(),
+    onDropped: (sink, n) => forwardDropped.labels(sink).inc(n),
+  });
+  forwarder.start();
 
   const forgetManifest = manifestForgetter(metadata);
   const scansFinished = metrics.counter({ name: 'scans_total', help: 'Image scans finished on this node (and re-matches after a database change), by result', labelNames: ['status'] });
@@ -252,6 +272,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     metadata,
     access,
     auditor,
+    auditForwarder: forwarder,
     blobStore,
     blobs,
     manifests,
@@ -298,6 +319,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
         await stopped;
       }
       await auditor.flush();
+      await forwarder?.stop();
       await policies.flush();
       await metadata.close();
     },

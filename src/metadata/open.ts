@@ -12,6 +12,8 @@ import type { SqlGcStore } from './sql-gc-store.js';
 import type { RetentionStore } from './retention-store.js';
 import type { ScanStore } from './scan-store.js';
 import type { VulnStore } from './vuln-store.js';
+import type { AuditOutbox } from './audit-outbox.js';
+import { configuredSinks } from '../audit/sinks.js';
 
 export async function openSqlStore(config: Config, options: { migrate?: boolean } = {}): Promise<SqlMetadataStore> {
   // Drivers other than SQLite (and the Redis cache) are loaded only when configured: pg,
@@ -36,12 +38,16 @@ export interface OpenedMetadata {
   scans: ScanStore;
   /** The vulnerability database (OSV advisories and their imports), on the database itself. */
   vulns: VulnStore;
+  /** Audit events waiting for the configured forwarding sinks. */
+  auditOutbox: AuditOutbox;
 }
 
 /** The metadata store (behind the Redis cache when one is configured) and the access store. */
 export async function openMetadataStore(config: Config, logger: Logger): Promise<OpenedMetadata> {
   const store = await openSqlStore(config);
-  const stores = { access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns(), scans: store.scans() };
+  const auditOutbox = store.auditOutbox(configuredSinks(config).map((s) => s.name));
+  const stores = {
+    auditOutbox, access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns(), scans: store.scans() };
   if (!config.redis.url) return { metadata: store, ...stores };
   const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('./cached.js'), import('../cache/cache.js')]);
   const redis = new RedisCache(config.redis.url, logger, config.redis.keyPrefix);
