@@ -16,6 +16,9 @@ import type { AccessStore } from './metadata/access-store.js';
 import { openGuard, tokenGuard } from './http/guard.js';
 import { Auditor } from './auth/audit.js';
 import { AuditForwarder } from './audit/forwarder.js';
+import { DirectoryAccounts } from './auth/directory-accounts.js';
+import { LdapDirectory } from './auth/ldap.js';
+import type { IdentityStore } from './metadata/identity-store.js';
 import { configuredSinks } from './audit/sinks.js';
 import { AccessPolicy } from './auth/policy.js';
 import { Authenticator, hashSecret } from './auth/authenticate.js';
@@ -86,7 +89,7 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level })): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, auditOutbox } = await openMetadataStore(config, logger);
+  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, auditOutbox, identity } = await openMetadataStore(config, logger);
   // Set up below, once metrics exist; the auditor only pokes it.
   let forwarder: AuditForwarder | undefined;
   const auditor = new Auditor(access, logger, () => forwarder?.poke());
@@ -115,7 +118,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   if (recovered.removedStaged || recovered.removedSessions) logger.info(recovered, 'cleaned up after an unclean stop');
 
   const counter: Counter = redis ?? new MemoryCounter();
-  const auth = config.auth.enabled ? await setUpAuth(config, access, auditor, counter) : undefined;
+  const auth = config.auth.enabled ? await setUpAuth(config, access, identity, auditor, counter) : undefined;
 
   const metrics = new Metrics(
     { uploadSessions: async () => (await metadata.listUploadIds()).length, usedBytesByNamespace: () => policyStore.usedBytesByNamespace() },
@@ -327,7 +330,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
 }
 
 /** Access control: the first admin, the token signer, the throttle, the /v2 guard. */
-async function setUpAuth(config: Config, access: AccessStore, auditor: Auditor, counter: Counter) {
+async function setUpAuth(config: Config, access: AccessStore, identity: IdentityStore, auditor: Auditor, counter: Counter) {
   const { initialAdminUsername: username, initialAdminPassword: password } = config.auth;
   if (username && password && (await access.countAdmins()) === 0) {
     try {
@@ -348,7 +351,14 @@ async function setUpAuth(config: Config, access: AccessStore, auditor: Auditor, 
     slowAfter: config.auth.throttleSlowAfter,
     refuseAfter: config.auth.throttleRefuseAfter,
   });
-  const authenticator = new Authenticator(access, tokens, throttle, auditor);
+  const directory = config.ldap.url
+    ? new DirectoryAccounts(new LdapDirectory({ ...config.ldap, url: config.ldap.url, userBaseDn: config.ldap.userBaseDn! }), access, identity, auditor, {
+        provider: 'ldap',
+        adminGroups: config.ldap.adminGroups,
+        roleRules: config.ldap.roleRules,
+      })
+    : undefined;
+  const authenticator = new Authenticator(access, tokens, throttle, auditor, directory ? { accounts: directory, cacheTtlMs: config.ldap.cacheTtlMs } : undefined);
   const policy = new AccessPolicy(access);
   return {
     authenticator,

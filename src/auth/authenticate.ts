@@ -7,6 +7,8 @@ import bcrypt from 'bcryptjs';
 import { RegistryError } from '../registry/errors.js';
 import type { AccessStore } from '../metadata/access-store.js';
 import type { Auditor } from './audit.js';
+import type { DirectoryAccounts } from './directory-accounts.js';
+import { DirectoryUnavailableError } from './ldap.js';
 import type { Identity } from './model.js';
 import type { LoginThrottle } from './throttle.js';
 import type { TokenService, VerifiedToken } from './tokens.js';
@@ -43,6 +45,8 @@ export class Authenticator {
     private readonly tokens: TokenService,
     private readonly throttle: LoginThrottle,
     private readonly audit: Auditor,
+    /** Directory (LDAP) accounts, when a directory is configured, and how long a directory login is remembered. */
+    private readonly directory?: { accounts: DirectoryAccounts; cacheTtlMs: number },
   ) {}
 
   /**
@@ -60,7 +64,7 @@ export class Authenticator {
     const cached = this.verified.get(key);
     if (cached && cached.until > Date.now()) return cached.identity;
 
-    const checked = await this.check(username, password);
+    const checked = await this.check(username, password, source);
     if (!checked) {
       await this.audit.record({ actor: username.slice(0, 128), action: 'login.failed', source });
       await this.throttle.failed(source, username);
@@ -69,12 +73,12 @@ export class Authenticator {
     if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
     const identity = checked.identity;
     // A robot that expires sooner is not remembered past its expiry.
-    const until = Math.min(Date.now() + VERIFIED_TTL_MS, checked.expiresAt?.getTime() ?? Infinity);
-    this.verified.set(key, { identity, until });
+    const until = Math.min(Date.now() + (checked.rememberMs ?? VERIFIED_TTL_MS), checked.expiresAt?.getTime() ?? Infinity);
+    if (until > Date.now()) this.verified.set(key, { identity, until });
     return identity;
   }
 
-  private async check(username: string, password: string): Promise<{ identity: Identity; expiresAt?: Date | null } | undefined> {
+  private async check(username: string, password: string, source: string): Promise<{ identity: Identity; expiresAt?: Date | null; rememberMs?: number } | undefined> {
     if (username.startsWith(ROBOT_PREFIX)) {
       const robot = await this.store.getRobot(username);
       if (!robot || robot.revoked || (robot.expiresAt && robot.expiresAt.getTime() <= Date.now())) return undefined;
@@ -83,6 +87,15 @@ export class Authenticator {
       return { identity: { kind: 'robot', id: robot.id, name: robot.name, namespace: robot.namespace, actions: robot.actions }, expiresAt: robot.expiresAt };
     }
     const user = await this.store.getUser(username);
+    if (this.directory && (await this.directory.accounts.handles(user))) {
+      const synced = await this.directory.accounts.login(username, password, source).catch((err: unknown) => {
+        // Not the user's fault: no failed login is counted, and the client may try again.
+        if (err instanceof DirectoryUnavailableError) throw new RegistryError('UNAVAILABLE', 'the directory cannot be reached; try again later');
+        throw err;
+      });
+      if (!synced || synced.disabled) return undefined;
+      return { identity: { kind: 'user', id: synced.id, username: synced.username, admin: synced.admin }, rememberMs: this.directory.cacheTtlMs };
+    }
     if (!user || user.disabled) return undefined;
     if (!(await safeVerify(user.passwordHash, password))) return undefined;
     return { identity: { kind: 'user', id: user.id, username: user.username, admin: user.admin } };

@@ -219,6 +219,8 @@ export const ConfigSchema = z
           .default([]),
         connectTimeoutMs: z.coerce.number().int().min(100).default(5_000),
         timeoutMs: z.coerce.number().int().min(100).default(10_000),
+        /** A directory login is remembered this long (Basic auth on every request stays cheap); groups are read again after it. */
+        cacheTtlMs: z.coerce.number().int().nonnegative().default(30_000),
       })
       .prefault({}),
     mfa: z

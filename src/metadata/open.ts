@@ -13,6 +13,7 @@ import type { RetentionStore } from './retention-store.js';
 import type { ScanStore } from './scan-store.js';
 import type { VulnStore } from './vuln-store.js';
 import type { AuditOutbox } from './audit-outbox.js';
+import type { IdentityStore } from './identity-store.js';
 import { configuredSinks } from '../audit/sinks.js';
 
 export async function openSqlStore(config: Config, options: { migrate?: boolean } = {}): Promise<SqlMetadataStore> {
@@ -40,6 +41,8 @@ export interface OpenedMetadata {
   vulns: VulnStore;
   /** Audit events waiting for the configured forwarding sinks. */
   auditOutbox: AuditOutbox;
+  /** Directory (LDAP) accounts and second factors. */
+  identity: IdentityStore;
 }
 
 /** The metadata store (behind the Redis cache when one is configured) and the access store. */
@@ -47,7 +50,8 @@ export async function openMetadataStore(config: Config, logger: Logger): Promise
   const store = await openSqlStore(config);
   const auditOutbox = store.auditOutbox(configuredSinks(config).map((s) => s.name));
   const stores = {
-    auditOutbox, access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns(), scans: store.scans() };
+    auditOutbox,
+    identity: store.identity(), access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns(), scans: store.scans() };
   if (!config.redis.url) return { metadata: store, ...stores };
   const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('./cached.js'), import('../cache/cache.js')]);
   const redis = new RedisCache(config.redis.url, logger, config.redis.keyPrefix);

@@ -7,6 +7,8 @@ import type { AccessStore } from './access-store.js';
 import { SqlAccessStore } from './sql-access-store.js';
 import type { AuditOutbox } from './audit-outbox.js';
 import { SqlAuditOutbox } from './sql-audit-outbox.js';
+import type { IdentityStore } from './identity-store.js';
+import { SqlIdentityStore } from './sql-identity-store.js';
 import type { PolicyStore } from './policy-store.js';
 import { SqlPolicyStore } from './sql-policy-store.js';
 import type {
@@ -75,6 +77,14 @@ export class SqlMetadataStore implements MetadataStore {
   private sqlAccess(): SqlAccessStore {
     this.accessStore ??= new SqlAccessStore(this.db);
     return this.accessStore;
+  }
+
+  private identityStore: SqlIdentityStore | undefined;
+
+  /** Directory accounts and second factors. */
+  identity(): IdentityStore {
+    this.identityStore ??= new SqlIdentityStore(this.db);
+    return this.identityStore;
   }
 
   /** The audit forwarding outbox; from now on every audit event is queued for each of `sinks`. */
