@@ -18,6 +18,7 @@ import { Auditor } from './auth/audit.js';
 import { AuditForwarder } from './audit/forwarder.js';
 import { DirectoryAccounts } from './auth/directory-accounts.js';
 import { LdapDirectory } from './auth/ldap.js';
+import { SecondFactor } from './auth/second-factor.js';
 import type { IdentityStore } from './metadata/identity-store.js';
 import { configuredSinks } from './audit/sinks.js';
 import { AccessPolicy } from './auth/policy.js';
@@ -203,7 +204,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
 
   if (auth) {
     registerTokenEndpoint(server, auth.tokenEndpoint);
-    registerApi(server, { access, authenticator: auth.authenticator, policy: auth.policy, auditor, policies, retention, scans: scanService, ...(limitIdentity ? { limitIdentity } : {}) });
+    registerApi(server, { access, authenticator: auth.authenticator, secondFactor: auth.secondFactor, policy: auth.policy, auditor, policies, retention, scans: scanService, ...(limitIdentity ? { limitIdentity } : {}) });
   }
 
   const purge = setInterval(() => {
@@ -358,10 +359,12 @@ async function setUpAuth(config: Config, access: AccessStore, identity: Identity
         roleRules: config.ldap.roleRules,
       })
     : undefined;
-  const authenticator = new Authenticator(access, tokens, throttle, auditor, directory ? { accounts: directory, cacheTtlMs: config.ldap.cacheTtlMs } : undefined);
+  const secondFactor = new SecondFactor(identity, access, config.mfa);
+  const authenticator = new Authenticator(access, tokens, throttle, auditor, directory ? { accounts: directory, cacheTtlMs: config.ldap.cacheTtlMs } : undefined, secondFactor);
   const policy = new AccessPolicy(access);
   return {
     authenticator,
+    secondFactor,
     policy,
     tokens,
     guard: tokenGuard({ authenticator, policy, service: config.auth.service, basic: config.auth.basic, ...(config.auth.realm ? { realm: config.auth.realm } : {}) }),

@@ -7,8 +7,9 @@ import type { ScanService } from '../../scan/service.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RegistryError } from '../../registry/errors.js';
-import { parseBasic, parseBearer, type Authenticator } from '../../auth/authenticate.js';
+import { otpHeader, parseBasic, parseBearer, type Authenticator } from '../../auth/authenticate.js';
 import type { AccessPolicy } from '../../auth/policy.js';
+import type { SecondFactor } from '../../auth/second-factor.js';
 import type { Auditor, AuditInput } from '../../auth/audit.js';
 import type { AccessStore } from '../../metadata/access-store.js';
 import type { NamespacePolicies } from '../../registry/policies.js';
@@ -21,6 +22,7 @@ const JSON_LIMIT = 64 * 1024;
 export interface ApiContext {
   access: AccessStore;
   authenticator: Authenticator;
+  secondFactor: SecondFactor;
   policy: AccessPolicy;
   auditor: Auditor;
   /** Immutable-tag rules, quotas and manifest tracking. */
@@ -39,6 +41,8 @@ export interface Caller {
   admin: boolean;
   /** Client address. */
   source: string;
+  /** This request logged in with a password and a second-factor code (which was checked, when the account has one). */
+  secondFactorChecked: boolean;
 }
 
 export interface ApiResult {
@@ -86,7 +90,9 @@ export async function authenticate(ctx: ApiContext, request: FastifyRequest): Pr
     claimed = verified.identity;
   } else if (basic) {
     try {
-      claimed = await ctx.authenticator.password(basic.username, basic.password, request.ip);
+      // The second-factor routes stay open to an account that must enrol before anything else.
+      const enrolling = request.url.startsWith(`${API_PREFIX}/me/mfa`);
+      claimed = await ctx.authenticator.password(basic.username, basic.password, request.ip, { otp: otpHeader(request), enrolling });
     } catch (err) {
       if (err instanceof RegistryError && err.code === 'UNAUTHORIZED') throw unauthorized(err.message);
       throw err;
@@ -96,7 +102,13 @@ export async function authenticate(ctx: ApiContext, request: FastifyRequest): Pr
   }
   const current = await currentIdentity(ctx.access, claimed);
   if (!current) throw unauthorized('the account is disabled, revoked or gone');
-  return { identity: current, name: actorName(current), admin: current.kind === 'user' && current.admin, source: request.ip };
+  return {
+    identity: current,
+    name: actorName(current),
+    admin: current.kind === 'user' && current.admin,
+    source: request.ip,
+    secondFactorChecked: basic !== undefined && otpHeader(request) !== undefined,
+  };
 }
 
 async function currentIdentity(access: AccessStore, claimed: Identity): Promise<Caller['identity'] | undefined> {

@@ -11,6 +11,7 @@ import { registerOpenApiRoute } from './openapi.js';
 import { registerPolicyRoutes } from './policies.js';
 import { registerRetentionRoutes } from './retention.js';
 import { registerScanRoutes } from './scans.js';
+import { registerMfaRoutes } from './mfa.js';
 
 export type { ApiContext } from './context.js';
 
@@ -24,4 +25,5 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
   registerPolicyRoutes(app, ctx);
   registerRetentionRoutes(app, ctx);
   registerScanRoutes(app, ctx);
+  registerMfaRoutes(app, ctx);
 }
