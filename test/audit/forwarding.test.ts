@@ -12,7 +12,8 @@ import { bearerAuth, eventually, requestToken, tokenFor } from '../helpers/auth.
 import { pushImage, expectStatus } from '../helpers/oci.js';
 import { SyslogReceiver } from '../helpers/syslog.js';
 import { scrape } from '../helpers/metrics.js';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { makeCertificates } from '../helpers/certificates.js';
 
 const FAST = { pollMs: 50, retryMs: 50, maxRetryMs: 200, leaseMs: 5_000 };
 const HTTP_TOKEN = 'sink-token-123';
@@ -202,6 +203,33 @@ describe('audit forwarding: restarts, UDP, several nodes, bounded backlog', () =
     } finally {
       await reg.close();
       await syslog.stop();
+    }
+  });
+
+  test('over TLS, with the CA that signed the receiver; a receiver nobody vouches for gets nothing', async () => {
+    const dir = await makeTempDir('syslog-tls-');
+    const { ca, cert, key } = await makeCertificates(dir);
+    const syslog = new SyslogReceiver('tls', { cert: await readFile(cert), key: await readFile(key) });
+    await syslog.start();
+    const untrusted = await startAuthRegistry({ auditForwarding: { ...FAST, syslog: { url: syslog.url } } });
+    try {
+      await pushPullDelete(untrusted, 'team/untrusted');
+      await eventually(async () => (await scrape(untrusted.url)).value('registry_audit_forwarding_failures_total', { sink: 'syslog' }) > 0, 'a refused delivery');
+      assert.equal(syslog.messages.length, 0);
+    } finally {
+      await untrusted.close();
+    }
+    const reg = await startAuthRegistry({ auditForwarding: { ...FAST, syslog: { url: syslog.url, caFile: ca } } });
+    try {
+      await pushPullDelete(reg, 'team/tls');
+      const logged = await loggedIds(reg);
+      await eventually(async () => syslog.messages.length >= logged.length, 'TLS events');
+      assert.deepEqual(ids(syslog.events()), logged);
+      assert.deepEqual(syslog.errors, []);
+    } finally {
+      await reg.close();
+      await syslog.stop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

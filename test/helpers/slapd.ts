@@ -7,6 +7,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Attribute, Change, Client } from 'ldapts';
 import { run } from './exec.js';
+import { makeCertificates } from './certificates.js';
 import { makeTempDir } from './registry.js';
 import { freePort } from './proxy.js';
 
@@ -94,21 +95,6 @@ function dataLdif(people: Person[], groups: Record<string, string[]>): string {
     ...Object.entries(groups).map(([cn, members]) => `dn: ${groupDn(cn)}\nobjectClass: groupOfNames\ncn: ${cn}\n${members.map((m) => `member: ${personDn(m)}`).join('\n')}`),
   ];
   return `${entries.join('\n\n')}\n`;
-}
-
-/** A CA and a certificate for 127.0.0.1 / localhost signed by it. */
-export async function makeCertificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
-  const ca = join(dir, 'ca.pem');
-  const caKey = join(dir, 'ca.key');
-  const key = join(dir, 'server.key');
-  const csr = join(dir, 'server.csr');
-  const cert = join(dir, 'server.pem');
-  const ext = join(dir, 'server.ext');
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', caKey, '-out', ca, '-days', '2', '-subj', '/CN=Test CA']);
-  await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', '/CN=127.0.0.1']);
-  await writeFile(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
-  await run('openssl', ['x509', '-req', '-in', csr, '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext]);
-  return { ca, cert, key };
 }
 
 async function waitForLdap(url: string, child: ChildProcess, log: () => string): Promise<void> {
