@@ -144,6 +144,18 @@ describe('LDAP logins', () => {
     }
   });
 
+  test('groups from memberOf when no group search is configured', async () => {
+    const viaMemberOf = await startRegistry(ldapSettings(slapd, { groupBaseDn: undefined }));
+    try {
+      await slapd.setMembership('team-a-lead', 'bob', true);
+      assert.deepEqual(await grantedActions(viaMemberOf, bob, 'team-a/app'), ['delete', 'pull', 'push']);
+      await slapd.setMembership('team-a-lead', 'bob', false);
+      assert.deepEqual(await grantedActions(viaMemberOf, bob, 'team-a/app'), []);
+    } finally {
+      await viaMemberOf.close();
+    }
+  });
+
   test('local accounts keep working and cannot be taken over from the directory', async () => {
     assert.equal(await v2Status(reg, ADMIN), 200);
     assert.equal(await v2Status(reg, fakeAdmin), 401, 'the directory password of a person named like a local account');

@@ -1,7 +1,8 @@
 // A real OpenLDAP server for tests: slapd (Debian's package) started as a child process on
 // loopback, with its cn=config and database in a temporary directory (never the system
 // service), seeded with people and groups. TLS (ldaps:// and StartTLS) with a CA and a server
-// certificate made with openssl.
+// certificate made with openssl. The memberof overlay keeps memberOf up to date for group
+// changes made while it runs (not for the seeded groups: slapadd bypasses overlays).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -52,6 +53,7 @@ objectClass: olcModuleList
 cn: module{0}
 olcModulePath: /usr/lib/ldap
 olcModuleLoad: back_mdb
+olcModuleLoad: memberof
 
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
@@ -82,6 +84,14 @@ olcDbDirectory: ${dir}/data
 olcDbMaxSize: 67108864
 olcAccess: {0}to attrs=userPassword by self =x by anonymous auth by * none
 olcAccess: {1}to * by dn.exact="${SERVICE_DN}" read by self read by * none
+
+dn: olcOverlay={0}memberof,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcMemberOf
+olcOverlay: {0}memberof
+olcMemberOfGroupOC: groupOfNames
+olcMemberOfMemberAD: member
+olcMemberOfMemberOfAD: memberOf
 `;
 }
 
