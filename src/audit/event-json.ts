@@ -4,35 +4,13 @@ import type { AuditEvent } from '../auth/model.js';
 
 export const AUDIT_SCHEMA = 'registry.audit/v1';
 
-export interface ForwardedAuditEvent {
-  schema: typeof AUDIT_SCHEMA;
-  /** The event's id in the registry's audit log (ascending; unique per registry database). */
-  id: number;
-  /** RFC 3339, UTC, millisecond precision. */
-  time: string;
-  actor: string;
-  action: string;
-  source: string | null;
-  repository: string | null;
-  reference: string | null;
-  digest: string | null;
-  detail: Record<string, unknown> | null;
-  /** The registry that recorded it (the `auth.service` setting). */
-  service: string;
-}
+/**
+ * The log's event with `time` (RFC 3339, UTC, milliseconds) for `at`, the schema name, and
+ * the registry's `auth.service` name. Field by field: docs/security.md.
+ */
+export type ForwardedAuditEvent = { schema: typeof AUDIT_SCHEMA; id: number; time: string } & Omit<AuditEvent, 'id' | 'at'> & { service: string };
 
 export function forwardedEvent(event: AuditEvent, service: string): ForwardedAuditEvent {
-  return {
-    schema: AUDIT_SCHEMA,
-    id: event.id,
-    time: event.at.toISOString(),
-    actor: event.actor,
-    action: event.action,
-    source: event.source,
-    repository: event.repository,
-    reference: event.reference,
-    digest: event.digest,
-    detail: event.detail,
-    service,
-  };
+  const { id, at, ...rest } = event;
+  return { schema: AUDIT_SCHEMA, id, time: at.toISOString(), ...rest, service };
 }

@@ -77,6 +77,13 @@ function ids(events: Record<string, unknown>[]): number[] {
   return events.map((e) => e['id'] as number).sort((a, b) => a - b);
 }
 
+/** Wait until as many events arrived as the log holds, then check each arrived exactly once (a moment later: no late duplicates). */
+async function allReceived(received: () => Record<string, unknown>[], logged: number[], what: string): Promise<void> {
+  await eventually(async () => received().length >= logged.length, what, 10_000);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(ids(received()), logged);
+}
+
 /** Push an image, pull it, delete it, with a token from a login: the events a user makes. */
 async function pushPullDelete(reg: TestRegistry, repo: string): Promise<string> {
   const token = await tokenFor(reg.url, ADMIN, [`repository:${repo}:pull,push,delete`]);
@@ -181,8 +188,7 @@ describe('audit forwarding: restarts, UDP, several nodes, bounded backlog', () =
       await reg.close();
       reg = await startRegistry(settings, dir);
       await syslog.start();
-      await eventually(async () => syslog.messages.length >= logged.length, 'events from before the restart', 10_000);
-      assert.deepEqual(ids(syslog.events()), logged);
+      await allReceived(() => syslog.events(), logged, 'events from before the restart');
     } finally {
       await reg.close();
       await syslog.stop();
@@ -197,8 +203,7 @@ describe('audit forwarding: restarts, UDP, several nodes, bounded backlog', () =
     try {
       await pushPullDelete(reg, 'team/udp');
       const logged = await loggedIds(reg);
-      await eventually(async () => syslog.messages.length >= logged.length, 'UDP events');
-      assert.deepEqual(ids(syslog.events()), logged);
+      await allReceived(() => syslog.events(), logged, 'UDP events');
       assert.deepEqual(syslog.errors, []);
     } finally {
       await reg.close();
@@ -223,8 +228,7 @@ describe('audit forwarding: restarts, UDP, several nodes, bounded backlog', () =
     try {
       await pushPullDelete(reg, 'team/tls');
       const logged = await loggedIds(reg);
-      await eventually(async () => syslog.messages.length >= logged.length, 'TLS events');
-      assert.deepEqual(ids(syslog.events()), logged);
+      await allReceived(() => syslog.events(), logged, 'TLS events');
       assert.deepEqual(syslog.errors, []);
     } finally {
       await reg.close();
@@ -246,9 +250,7 @@ describe('audit forwarding: restarts, UDP, several nodes, bounded backlog', () =
     try {
       for (let i = 0; i < 150; i++) await (i % 2 ? a : b).app.auditor.record({ actor: 'ci', action: 'push', repository: 'team/many', reference: `v${i}` });
       const logged = await loggedIds(a);
-      await eventually(async () => syslog.messages.length >= logged.length, 'events from both nodes', 15_000);
-      await new Promise((r) => setTimeout(r, 300));
-      assert.deepEqual(ids(syslog.events()), logged);
+      await allReceived(() => syslog.events(), logged, 'events from both nodes');
     } finally {
       await a.close();
       await b.close();
