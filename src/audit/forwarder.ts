@@ -60,14 +60,6 @@ export class AuditForwarder {
     await this.running;
   }
 
-  /** Send everything due now, for every sink; resolves when nothing more is due (for tests and shutdown). */
-  async drain(): Promise<void> {
-    for (const sink of this.sinks) {
-      this.pausedUntil.delete(sink.name);
-      while (await this.sendBatch(sink));
-    }
-  }
-
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
