@@ -213,7 +213,7 @@ export const ConfigSchema = z
         /** Group → namespace role rules (a JSON array in the environment). */
         roleRules: z
           .preprocess(
-            (v) => (typeof v === 'string' ? JSON.parse(v) : v),
+            (v) => (typeof v === 'string' ? parseJsonOr(v) : v),
             z.array(z.strictObject({ group: z.string().min(1), namespace: z.string().min(1), role: z.enum(['owner', 'maintainer', 'developer', 'reader']) })),
           )
           .default([]),
@@ -294,6 +294,15 @@ export const ConfigSchema = z
   });
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** JSON text parsed, or the text itself when it is not JSON (the schema then names the setting). */
+function parseJsonOr(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
 
 /** `10.0.0.1`, `::1`, `10.0.0.0/8` or `fd00::/8`. */
 export function isAddressOrRange(value: string): boolean {
