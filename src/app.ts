@@ -154,6 +154,19 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   const forwardFailures = metrics.counter({ name: 'audit_forwarding_failures_total', help: 'Failed deliveries of a batch of audit events (retried later)', labelNames: ['sink'] });
   const forwardDropped = metrics.counter({ name: 'audit_forwarding_dropped_events_total', help: 'Undelivered audit events dropped because the backlog was full', labelNames: ['sink'] });
   const sinks = configuredSinks(config);
+  if (sinks.length > 0) {
+    metrics.gauge({
+      name: 'audit_forwarding_backlog_events',
+      help: 'Audit events waiting for a forwarding sink, on every node (read from the metadata store)',
+      labelNames: ['sink'],
+      async collect() {
+        for (const sink of sinks) {
+          const n = await auditOutbox.backlog(sink.name).catch(() => undefined);
+          if (n !== undefined) this.set({ sink: sink.name }, n);
+        }
+      },
+    });
+  }
   forwarder = new AuditForwarder(auditOutbox, sinks, {
     ...config.auditForwarding,
     service: config.auth.service,

@@ -159,6 +159,7 @@ describe('audit forwarding to syslog (TCP) and HTTP', () => {
     await eventually(async () => http.requests > requestsBefore + 1, 'delivery attempts to the HTTP sink while down');
     const metrics = await scrape(reg.url);
     assert.ok(metrics.value('registry_audit_forwarding_failures_total', { sink: 'syslog' }) > 0);
+    assert.ok(metrics.value('registry_audit_forwarding_backlog_events', { sink: 'syslog' }) >= 3, 'the push, pull and delete wait');
     assert.ok(syslog.messages.length < logged.length);
 
     await syslog.start();
