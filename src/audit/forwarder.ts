@@ -9,6 +9,8 @@ import type { AuditOutbox } from '../metadata/audit-outbox.js';
 import { forwardedEvent } from './event-json.js';
 import type { AuditSink } from './sinks.js';
 
+const BATCHES_PER_ROUND = 10;
+
 export interface ForwarderOptions {
   maxBacklog: number;
   batchSize: number;
@@ -65,17 +67,22 @@ export class AuditForwarder {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.running = this.cycle().finally(() => {
-        this.running = undefined;
-        const again = this.again;
-        this.again = false;
-        this.schedule(again ? 0 : this.options.pollMs);
-      });
+      let more = false;
+      this.running = this.cycle()
+        .then((m) => void (more = m))
+        .finally(() => {
+          this.running = undefined;
+          const again = this.again || more;
+          this.again = false;
+          this.schedule(again ? 0 : this.options.pollMs);
+        });
     }, delayMs);
     this.timer.unref();
   }
 
-  private async cycle(): Promise<void> {
+  /** One round over the sinks; true when a sink may have more to send right away. */
+  private async cycle(): Promise<boolean> {
+    let more = false;
     for (const sink of this.sinks) {
       try {
         const dropped = await this.outbox.trim(sink.name, this.options.maxBacklog);
@@ -84,12 +91,15 @@ export class AuditForwarder {
           this.options.onDropped?.(sink.name, dropped);
         }
         if ((this.pausedUntil.get(sink.name) ?? 0) > Date.now()) continue;
-        // Bounded per cycle so one busy sink cannot starve the others or shutdown.
-        for (let i = 0; i < 10 && !this.stopped && (await this.sendBatch(sink)); i++);
+        // Bounded per round so one busy sink cannot starve the others or shutdown.
+        let sent = 0;
+        while (sent < BATCHES_PER_ROUND && !this.stopped && (await this.sendBatch(sink))) sent++;
+        if (sent === BATCHES_PER_ROUND) more = true;
       } catch (err) {
         this.options.logger.warn({ err, sink: sink.name }, 'audit forwarding failed');
       }
     }
+    return more;
   }
 
   /** One batch; true when a batch was delivered (there may be more). */
