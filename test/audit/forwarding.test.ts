@@ -127,8 +127,10 @@ describe('audit forwarding to syslog (TCP) and HTTP', () => {
     assert.equal(push.length, 1);
     assert.equal(push[0]!.json['repository'], 'team/app');
     assert.equal(push[0]!.json['reference'], 'v1');
+    assert.equal(push[0]!.json['digest'], digest);
     assert.equal(push[0]!.json['actor'], ADMIN.username);
     assert.equal(byAction('pull')[0]?.json['reference'], 'v1');
+    assert.equal(byAction('pull')[0]?.json['digest'], digest);
     assert.equal(byAction('delete')[0]?.json['reference'], digest);
     const failure = byAction('login.failed')[0]!;
     assert.equal(failure.json['actor'], 'mallory');
