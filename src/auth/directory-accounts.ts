@@ -6,6 +6,7 @@ import type { IdentityStore } from '../metadata/identity-store.js';
 import type { Auditor } from './audit.js';
 import { ROLES, type Role, type UserRecord } from './model.js';
 import { normalizeDn, type DirectoryUser } from './ldap.js';
+import { isValidUsername } from './names.js';
 
 export interface RoleRule {
   /** Group DN. */
@@ -65,6 +66,9 @@ export class DirectoryAccounts {
 
   /** Check the password with the directory; on success the account as synchronised now. */
   async login(username: string, password: string, source: string): Promise<UserRecord | undefined> {
+    // Directories match names case-insensitively: only our (lower-case) account names are
+    // looked up, so "Alice" and "alice" can never become two accounts of one person.
+    if (!isValidUsername(username)) return undefined;
     const found = await this.directory.authenticate(username, password);
     if (!found) return undefined;
     const admin = found.groups.some((g) => this.adminGroups.has(g));

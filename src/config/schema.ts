@@ -2,6 +2,7 @@
 // line flags all feed it (in that order of precedence, flags last); it is validated at start.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isValidNamespaceName } from '../auth/names.js';
 
 const MiB = 1024 * 1024;
 
@@ -214,7 +215,13 @@ export const ConfigSchema = z
         roleRules: z
           .preprocess(
             (v) => (typeof v === 'string' ? parseJsonOr(v) : v),
-            z.array(z.strictObject({ group: z.string().min(1), namespace: z.string().min(1), role: z.enum(['owner', 'maintainer', 'developer', 'reader']) })),
+            z.array(
+              z.strictObject({
+                group: z.string().min(1),
+                namespace: z.string().refine(isValidNamespaceName, 'a namespace name'),
+                role: z.enum(['owner', 'maintainer', 'developer', 'reader']),
+              }),
+            ),
           )
           .default([]),
         connectTimeoutMs: z.coerce.number().int().min(100).default(5_000),

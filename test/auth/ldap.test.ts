@@ -10,6 +10,7 @@ import { basicAuth, bearerAuth, requestToken, type Credentials } from '../helper
 import { pushImage, expectStatus, checkErrorBody } from '../helpers/oci.js';
 import { GROUPS, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, groupDn, startSlapd, type Slapd } from '../helpers/slapd.js';
 import { freePort } from '../helpers/proxy.js';
+import { fillFilter, LdapDirectory } from '../../src/auth/ldap.js';
 
 const alice: Credentials = { username: 'alice', password: 'alice-secret' };
 const bob: Credentials = { username: 'bob', password: 'bob-secret' };
@@ -139,7 +140,7 @@ describe('LDAP logins', () => {
     assert.equal(await v2Status(reg, { username: 'alice', password: 'wrong' }), 401);
     assert.equal(await v2Status(reg, { username: 'nobody', password: 'whatever' }), 401);
     assert.equal(await v2Status(reg, { username: 'alice', password: '' }), 401, 'an empty password is not an anonymous bind');
-    for (const username of ['*', 'a*', 'alice)(uid=*', '*)(|(uid=*', 'alice)(|(objectClass=*)', 'alice\\2a']) {
+    for (const username of ['*', 'a*', 'alice)(uid=*', '*)(|(uid=*', 'alice)(|(objectClass=*)', 'alice\\2a', 'Alice', 'ALICE']) {
       assert.equal(await v2Status(reg, { username, password: alice.password }), 401, username);
     }
   });
@@ -154,6 +155,25 @@ describe('LDAP logins', () => {
     } finally {
       await viaMemberOf.close();
     }
+  });
+
+  test('filter values are escaped: a wildcard or a parenthesis in a name matches nothing', async () => {
+    assert.equal(fillFilter('(&(uid={username})(x={dn}))', { username: 'al*)(|(uid=*', dn: 'cn=a\\,b' }), '(&(uid=al\\2a\\29\\28|\\28uid=\\2a)(x=cn=a\\5c,b))');
+    const directory = new LdapDirectory({
+      url: slapd.url,
+      startTls: false,
+      bindDn: SERVICE_DN,
+      bindPassword: SERVICE_PASSWORD,
+      userBaseDn: PEOPLE,
+      userFilter: '(uid={username})',
+      groupBaseDn: GROUPS,
+      groupFilter: '(member={dn})',
+      connectTimeoutMs: 2_000,
+      timeoutMs: 5_000,
+    });
+    assert.ok(await directory.authenticate('alice', alice.password));
+    // Unescaped, "al*" would find alice's entry and her password would bind.
+    for (const name of ['al*', '*', 'alice)(uid=*', 'x)(|(uid=alice)']) assert.equal(await directory.authenticate(name, alice.password), undefined, name);
   });
 
   test('local accounts keep working and cannot be taken over from the directory', async () => {

@@ -44,6 +44,7 @@ test('invalid identity settings are refused with the setting named', () => {
     { REGISTRY_LDAP_URL: 'ldaps://ldap.example.com', REGISTRY_LDAP_USER_BASE_DN: 'dc=x', REGISTRY_LDAP_START_TLS: 'true' },
     { REGISTRY_LDAP_ROLE_RULES: JSON.stringify([{ group: 'cn=a', namespace: 'a', role: 'king' }]) },
     { REGISTRY_LDAP_ROLE_RULES: '[{group: oops' },
+    { REGISTRY_LDAP_ROLE_RULES: JSON.stringify([{ group: 'cn=a', namespace: 'Team A', role: 'reader' }]) },
   ];
   for (const env of bad) {
     assert.throws(() => loadConfig({ env }), (err: unknown) => err instanceof ConfigError && /auditForwarding|ldap/.test(err.message), JSON.stringify(env));
