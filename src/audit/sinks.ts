@@ -4,7 +4,7 @@
 import { createHmac } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { hostname as machineName } from 'node:os';
 import { connect as tlsConnect } from 'node:tls';
 import type { Config } from '../config/schema.js';
@@ -26,6 +26,8 @@ export interface SyslogOptions {
 }
 
 const SEVERITY_WARNING = 4;
+/** How long to wait for a stream receiver to close its end once every byte was sent. */
+const CLOSE_WAIT_MS = 2_000;
 const SEVERITY_NOTICE = 5;
 
 /** Printable US-ASCII without spaces, at most `max` long, or the nil value `-` (RFC 5424 header fields). */
@@ -86,8 +88,10 @@ export class SyslogSink implements AuditSink {
   /**
    * A connection per batch: the frames, then our end of the stream, then wait for the
    * receiver to close its end. A receiver closes after reading to the end of the stream, so
-   * the batch counts as delivered only when it was read in full; a receiver that is down or
-   * dies mid-batch makes the batch fail and be sent again.
+   * the batch counts as delivered when it was read in full; a receiver that is down, resets
+   * the connection or does not take the bytes within timeoutMs makes the batch fail and be
+   * sent again. One that keeps its end open after taking every byte is given CLOSE_WAIT_MS,
+   * then the batch counts as delivered (else it would be sent again forever).
    */
   private sendStream(messages: string[]): Promise<void> {
     const framed = messages.map((m) => {
@@ -96,24 +100,31 @@ export class SyslogSink implements AuditSink {
     });
     return new Promise<void>((resolve, reject) => {
       let settled = false;
+      const timers: NodeJS.Timeout[] = [];
       const finish = (err?: Error) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        for (const t of timers) clearTimeout(t);
         socket.destroy();
         if (err) reject(err);
         else resolve();
       };
-      const timer = setTimeout(() => finish(new Error(`syslog receiver did not answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+      const deadline = setTimeout(() => finish(new Error(`syslog receiver did not take the batch within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+      timers.push(deadline);
       const onConnect = () => {
         socket.end(Buffer.concat(framed));
       };
       const socket: Socket =
         this.protocol === 'tls'
-          ? tlsConnect({ host: this.host, port: this.port, servername: this.host, ...(this.options.caFile ? { ca: readFileSync(this.options.caFile) } : {}) }, onConnect)
+          ? tlsConnect({ host: this.host, port: this.port, ...(isIP(this.host) ? {} : { servername: this.host }), ...(this.options.caFile ? { ca: readFileSync(this.options.caFile) } : {}) }, onConnect)
           : netConnect({ host: this.host, port: this.port }, onConnect);
       socket.on('error', (err) => finish(err));
       socket.on('data', () => undefined);
+      // Every byte is with the kernel and our FIN is sent.
+      socket.on('finish', () => {
+        clearTimeout(deadline);
+        timers.push(setTimeout(() => finish(), Math.min(CLOSE_WAIT_MS, this.options.timeoutMs)));
+      });
       socket.on('end', () => finish());
       socket.on('close', () => finish(new Error('syslog connection closed before the receiver finished reading')));
     });
@@ -138,7 +149,7 @@ export class HttpSink implements AuditSink {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.options.bearerToken) headers['authorization'] = `Bearer ${this.options.bearerToken}`;
     if (this.options.hmacSecret) headers['x-registry-signature'] = `sha256=${createHmac('sha256', this.options.hmacSecret).update(body).digest('hex')}`;
-    const response = await fetch(this.options.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.options.timeoutMs) });
+    const response = await fetch(this.options.url, { method: 'POST', headers, body, redirect: 'error', signal: AbortSignal.timeout(this.options.timeoutMs) });
     await response.body?.cancel();
     if (!response.ok) throw new Error(`audit sink answered ${response.status}`);
   }

@@ -199,6 +199,23 @@ describe('audit forwarding: restarts, UDP, several nodes, bounded backlog', () =
     }
   });
 
+  test('a receiver that keeps its end open still gets each event once', async () => {
+    const syslog = new SyslogReceiver('tcp');
+    syslog.holdOpen = true;
+    await syslog.start();
+    const reg = await startAuthRegistry({ auditForwarding: { ...FAST, syslog: { url: syslog.url, timeoutMs: 1_000 } } });
+    try {
+      await pushPullDelete(reg, 'team/half-open');
+      const logged = await loggedIds(reg);
+      await allReceived(() => syslog.events(), logged, 'events to a half-open receiver');
+      await new Promise((r) => setTimeout(r, 1_500));
+      assert.deepEqual(ids(syslog.events()), logged, 'nothing sent twice after the close wait');
+    } finally {
+      await reg.close();
+      await syslog.stop();
+    }
+  });
+
   test('over UDP, one datagram per event', async () => {
     const syslog = new SyslogReceiver('udp');
     await syslog.start();

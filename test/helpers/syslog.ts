@@ -65,6 +65,9 @@ export class SyslogReceiver {
   private readonly sockets = new Set<Socket>();
   port = 0;
 
+  /** Keep connections open after the sender closed its end (as some relays do). */
+  holdOpen = false;
+
   constructor(
     private readonly protocol: 'udp' | 'tcp' | 'tls',
     private readonly tls?: { key: Buffer; cert: Buffer },
@@ -106,11 +109,13 @@ export class SyslogReceiver {
         }
       });
       // A receiver closes its end once the sender has closed its own.
-      socket.on('end', () => socket.end());
+      socket.on('end', () => {
+        if (!this.holdOpen) socket.end();
+      });
       socket.on('error', () => undefined);
       socket.on('close', () => this.sockets.delete(socket));
     };
-    const server = this.protocol === 'tls' ? createTlsServer({ ...this.tls! }, onConnection) : createServer(onConnection);
+    const server = this.protocol === 'tls' ? createTlsServer({ ...this.tls! }, onConnection) : createServer({ allowHalfOpen: true }, onConnection);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.port, '127.0.0.1', () => resolve());
