@@ -157,6 +157,11 @@ export class Authenticator {
     if (claimed.kind === 'user') {
       const user = await this.store.getUser(claimed.username);
       if (!user || user.disabled || user.id !== claimed.id) return undefined;
+      // A refresh token from before the second factor was turned on was got with a password
+      // alone. Token times are whole seconds: one from the very second it was turned on is
+      // refused too (when in doubt, log in again).
+      const since = await this.secondFactor?.enabledSince(user.username);
+      if (since && (!claimed.issuedAt || claimed.issuedAt.getTime() <= Math.floor(since.getTime() / 1000) * 1000)) return undefined;
       return { kind: 'user', id: user.id, username: user.username, admin: user.admin };
     }
     const robot = await this.store.getRobot(claimed.name);

@@ -38,6 +38,12 @@ export class SecondFactor {
     return (await this.identity.getTotp(username))?.confirmed === true;
   }
 
+  /** When the second factor was turned on (undefined: it is not). */
+  async enabledSince(username: string): Promise<Date | undefined> {
+    const totp = await this.identity.getTotp(username);
+    return totp?.confirmed ? totp.since : undefined;
+  }
+
   async required(user: { username: string; admin: boolean }): Promise<boolean> {
     if (this.options.requireForAdmins && user.admin) return true;
     if (!this.options.requireForOwners) return false;

@@ -18,6 +18,8 @@ export interface TotpRecord {
   confirmed: boolean;
   /** The last time step a code was accepted for. */
   lastStep: number;
+  /** When the enrolment started, or (once confirmed) when it was confirmed. */
+  since: Date;
 }
 
 export interface IdentityStore {

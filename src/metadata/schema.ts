@@ -279,6 +279,7 @@ export interface MfaTotpTable {
   confirmed: Flag;
   /** The last time step a code was accepted for (replays are refused). */
   last_step: ColumnType<number | string, number | undefined, number>;
+  /** When the enrolment started; once confirmed, when it was confirmed. */
   created_at: Int;
 }
 

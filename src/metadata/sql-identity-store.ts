@@ -22,7 +22,7 @@ export class SqlIdentityStore implements IdentityStore {
 
   async getTotp(username: string): Promise<TotpRecord | undefined> {
     const row = await this.db.selectFrom('mfa_totp').selectAll().where('username', '=', username).executeTakeFirst();
-    return row ? { username: row.username, secret: row.secret, confirmed: row.confirmed !== 0, lastStep: toNumber(row.last_step) } : undefined;
+    return row ? { username: row.username, secret: row.secret, confirmed: row.confirmed !== 0, lastStep: toNumber(row.last_step), since: new Date(toNumber(row.created_at)) } : undefined;
   }
 
   async setTotp(username: string, secret: string): Promise<void> {
@@ -37,7 +37,7 @@ export class SqlIdentityStore implements IdentityStore {
   async useTotpStep(username: string, step: number, confirm = false): Promise<boolean> {
     const result = await this.db
       .updateTable('mfa_totp')
-      .set({ last_step: step, ...(confirm ? { confirmed: 1 } : {}) })
+      .set({ last_step: step, ...(confirm ? { confirmed: 1, created_at: Date.now() } : {}) })
       .where('username', '=', username)
       .where('last_step', '<', step)
       .where('confirmed', '=', confirm ? 0 : 1)

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import type { TestRegistry } from '../helpers/registry.js';
 import { ADMIN, api, createUser, expect, startAuthRegistry, type Credentials } from '../helpers/api.js';
-import { basicAuth, requestToken } from '../helpers/auth.js';
+import { basicAuth, postToken, requestToken } from '../helpers/auth.js';
 import { checkErrorBody, pushImage } from '../helpers/oci.js';
 import { hotp } from '../../src/auth/totp.js';
 
@@ -80,7 +80,12 @@ describe('TOTP second factor', () => {
     await reg.close();
   });
 
+  let oldRefresh: string;
+
   test('enrolment gives a secret, an otpauth:// URI and a QR code, and is confirmed by a first code', async () => {
+    const offline = await postToken(reg.url, { grant_type: 'password', service: 'registry', client_id: 't', access_type: 'offline', username: maria.username, password: maria.password });
+    assert.equal(offline.status, 200);
+    oldRefresh = offline.body['refresh_token'] as string;
     expect(await api(reg, 'POST', '/me/mfa/totp/confirm', { as: maria, body: { code: '123456' } }), 400, 'UNSUPPORTED');
     const started = expect(await api(reg, 'POST', '/me/mfa/totp', { as: maria }), 201).json;
     assert.match(started.secret, /^[A-Z2-7]{32}$/);
@@ -116,7 +121,8 @@ describe('TOTP second factor', () => {
     const v2 = await fetch(`${reg.url}/v2/`, { headers: basicAuth(maria) });
     assert.equal(v2.status, 401, 'Basic on /v2 cannot carry a code');
     checkErrorBody(await v2.text(), 'UNAUTHORIZED');
-    expect(await api(reg, 'GET', '/me', { as: maria }), 401, 'UNAUTHORIZED');
+    const api401 = expect(await api(reg, 'GET', '/me', { as: maria }), 401, 'UNAUTHORIZED');
+    assert.deepEqual(api401.json.errors[0].detail, { secondFactor: 'totp' }, 'the client is told a code is needed');
 
     assert.equal((await tokenStatus(reg, { ...maria, password: 'wrong-password' }, code(secret, 0))).status, 401, 'a code does not stand in for the password');
     assert.equal((await tokenStatus(reg, maria, code(secret, 0))).status, 200);
@@ -131,13 +137,24 @@ describe('TOTP second factor', () => {
     assert.ok(failures.length >= 4);
   });
 
+  test('a refresh token from before the second factor is refused; one got with a code works', async () => {
+    const refused = await postToken(reg.url, { grant_type: 'refresh_token', service: 'registry', client_id: 't', refresh_token: oldRefresh });
+    assert.equal(refused.status, 401);
+    // Token times are whole seconds: one from the second the factor was turned on is refused too.
+    await new Promise((r) => setTimeout(r, 1_000 - (Date.now() % 1_000) + 20));
+    const fresh = await postToken(reg.url, { grant_type: 'password', service: 'registry', client_id: 't', access_type: 'offline', username: maria.username, password: maria.password, otp: recovery.pop()! });
+    assert.equal(fresh.status, 200, fresh.text);
+    const refreshed = await postToken(reg.url, { grant_type: 'refresh_token', service: 'registry', client_id: 't', refresh_token: fresh.body['refresh_token'] as string });
+    assert.equal(refreshed.status, 200, refreshed.text);
+  });
+
   test('recovery codes log in once each, also on the management API', async () => {
     const one = recovery.pop()!;
     assert.equal((await tokenStatus(reg, maria, one.toUpperCase())).status, 200, 'case does not matter');
     assert.equal((await tokenStatus(reg, maria, one)).status, 401, 'used already');
     const me = expect(await api(reg, 'GET', '/me', { as: maria, headers: { 'X-Registry-OTP': recovery.pop()! } }), 200).json;
     assert.equal(me.username, 'maria');
-    assert.equal(expect(await api(reg, 'GET', '/me/mfa', { as: maria, headers: { 'X-Registry-OTP': recovery.pop()! } }), 200).json.recoveryCodesLeft, 5);
+    assert.equal(expect(await api(reg, 'GET', '/me/mfa', { as: maria, headers: { 'X-Registry-OTP': recovery.pop()! } }), 200).json.recoveryCodesLeft, 4);
   });
 
   test('a token from /token with a code works on the API; robots need no code', async () => {

@@ -53,8 +53,8 @@ export interface ApiResult {
 
 export type ApiHandler = (ctx: ApiContext, request: FastifyRequest, caller: Caller) => Promise<ApiResult>;
 
-export function unauthorized(message = 'authentication required'): RegistryError {
-  return new RegistryError('UNAUTHORIZED', message, undefined, { headers: { 'WWW-Authenticate': 'Basic realm="registry"' } });
+export function unauthorized(message = 'authentication required', detail?: unknown): RegistryError {
+  return new RegistryError('UNAUTHORIZED', message, detail, { headers: { 'WWW-Authenticate': 'Basic realm="registry"' } });
 }
 
 export function denied(message: string, detail?: unknown): RegistryError {
@@ -94,7 +94,7 @@ export async function authenticate(ctx: ApiContext, request: FastifyRequest): Pr
       const enrolling = request.url.startsWith(`${API_PREFIX}/me/mfa`);
       claimed = await ctx.authenticator.password(basic.username, basic.password, request.ip, { otp: otpHeader(request), enrolling });
     } catch (err) {
-      if (err instanceof RegistryError && err.code === 'UNAUTHORIZED') throw unauthorized(err.message);
+      if (err instanceof RegistryError && err.code === 'UNAUTHORIZED') throw unauthorized(err.message, err.detail);
       throw err;
     }
   } else {
