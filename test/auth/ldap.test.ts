@@ -8,7 +8,7 @@ import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { ADMIN, api, expect } from '../helpers/api.js';
 import { basicAuth, bearerAuth, requestToken, type Credentials } from '../helpers/auth.js';
 import { pushImage, expectStatus, checkErrorBody } from '../helpers/oci.js';
-import { GROUPS, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, groupDn, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { GROUPS, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, groupDn, ldapSection, startSlapd, type Slapd } from '../helpers/slapd.js';
 import { freePort } from '../helpers/proxy.js';
 import { fillFilter, LdapDirectory } from '../../src/auth/ldap.js';
 
@@ -21,12 +21,7 @@ const fakeAdmin: Credentials = { username: ADMIN.username, password: 'directory-
 function ldapSettings(slapd: Slapd, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     auth: { enabled: true, initialAdminUsername: ADMIN.username, initialAdminPassword: ADMIN.password, throttleSlowAfter: 10_000, throttleRefuseAfter: 10_000 },
-    ldap: {
-      url: slapd.url,
-      bindDn: SERVICE_DN,
-      bindPassword: SERVICE_PASSWORD,
-      userBaseDn: PEOPLE,
-      groupBaseDn: GROUPS,
+    ldap: ldapSection(slapd, {
       adminGroups: [groupDn('registry-admins')],
       roleRules: [
         { group: groupDn('team-a-dev'), namespace: 'team-a', role: 'developer' },
@@ -35,7 +30,7 @@ function ldapSettings(slapd: Slapd, extra: Record<string, unknown> = {}): Record
       ],
       cacheTtlMs: 0,
       ...extra,
-    },
+    }),
   };
 }
 

@@ -10,7 +10,7 @@ import { makeTempDir, startRegistry, type TestRegistry } from '../helpers/regist
 import { hasCommand, run } from '../helpers/exec.js';
 import { OciLayout, readLayout, resolveTag, type BuiltImage } from '../helpers/oci-layout.js';
 import { ADMIN } from '../helpers/api.js';
-import { GROUPS, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, groupDn, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { groupDn, ldapSection, startSlapd, type Slapd } from '../helpers/slapd.js';
 
 const available = (await hasCommand('skopeo')) && (await hasCommand('slapadd'));
 
@@ -34,17 +34,12 @@ describe('skopeo with directory (LDAP) credentials', { skip: available ? false :
     );
     registry = await startRegistry({
       auth: { enabled: true, initialAdminUsername: ADMIN.username, initialAdminPassword: ADMIN.password },
-      ldap: {
-        url: slapd.url,
-        bindDn: SERVICE_DN,
-        bindPassword: SERVICE_PASSWORD,
-        userBaseDn: PEOPLE,
-        groupBaseDn: GROUPS,
+      ldap: ldapSection(slapd, {
         roleRules: [
           { group: groupDn('developers'), namespace: 'team', role: 'developer' },
           { group: groupDn('viewers'), namespace: 'team', role: 'reader' },
         ],
-      },
+      }),
     });
     work = await makeTempDir('registry-e2e-ldap-');
     const auth = join(work, 'auth.json');

@@ -24,6 +24,11 @@ export const GROUPS = `ou=groups,${SUFFIX}`;
 export const personDn = (uid: string) => `uid=${uid},${PEOPLE}`;
 export const groupDn = (cn: string) => `cn=${cn},${GROUPS}`;
 
+/** The registry's `ldap` settings for this server (service account, people and groups), plus `extra`. */
+export function ldapSection(slapd: Slapd, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { url: slapd.url, bindDn: SERVICE_DN, bindPassword: SERVICE_PASSWORD, userBaseDn: PEOPLE, groupBaseDn: GROUPS, ...extra };
+}
+
 export interface Person {
   uid: string;
   password: string;
