@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install what the tests drive from Debian: real clients (skopeo, podman, buildah, containerd's
 # ctr), wrk for the benchmark, and the tools the scan tests build fixtures with (go, rpm,
-# db5.3_load, zip, zstd), CNCF Distribution (docker-registry) as a peer registry, and chromium
-# for the web UI tests. Quiet when everything is there already.
+# db5.3_load, zip, zstd), CNCF Distribution (docker-registry) as a peer registry, chromium for
+# the web UI tests, and OpenLDAP's slapd and ldap-utils (the LDAP tests start their own slapd on
+# loopback; the Debian service itself is never used). Quiet when everything is there already.
 set -euo pipefail
 need=()
 command -v skopeo >/dev/null || need+=(skopeo)
@@ -17,9 +18,9 @@ command -v rpmbuild >/dev/null || need+=(rpm)
 command -v db5.3_load >/dev/null || need+=(db5.3-util)
 command -v zip >/dev/null || need+=(zip)
 command -v zstd >/dev/null || need+=(zstd)
-# The web UI tests drive Debian's chromium with playwright-core (test/ui).
-[ -x /usr/bin/chromium ] || need+=(chromium)
-command -v docker-registry >/dev/null || need+=(docker-registry)
+# db5.3_load, zip, zstd), CNCF Distribution (docker-registry) as a peer registry, chromium for
+# the web UI tests, and OpenLDAP's slapd and ldap-utils (the LDAP tests start their own slapd on
+# loopback; the Debian service itself is never used). Quiet when everything is there already.
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-test-deps: missing ${need[*]}; installing needs root (apt-get install ${need[*]})" >&2

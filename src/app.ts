@@ -15,6 +15,12 @@ import { buildServer } from './http/server.js';
 import type { AccessStore } from './metadata/access-store.js';
 import { openGuard, tokenGuard } from './http/guard.js';
 import { Auditor } from './auth/audit.js';
+import { AuditForwarder } from './audit/forwarder.js';
+import { DirectoryAccounts } from './auth/directory-accounts.js';
+import { LdapDirectory } from './auth/ldap.js';
+import { SecondFactor } from './auth/second-factor.js';
+import type { IdentityStore } from './metadata/identity-store.js';
+import { configuredSinks } from './audit/sinks.js';
 import { AccessPolicy } from './auth/policy.js';
 import { Authenticator, hashSecret } from './auth/authenticate.js';
 import { TokenService } from './auth/tokens.js';
@@ -72,6 +78,8 @@ export interface App {
   metadata: MetadataStore;
   access: AccessStore;
   auditor: Auditor;
+  /** Sends audit events to the configured syslog / HTTP sinks (idle when none is configured). */
+  auditForwarder: AuditForwarder;
   blobStore: BlobStore;
   blobs: BlobService;
   manifests: ManifestService;
@@ -119,8 +127,10 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level }), options: AppOptions = {}): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, signing, sessions: sessionStore, browse, webhooks: webhookStore } = await openMetadataStore(config, logger);
-  const auditor = new Auditor(access, logger);
+  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, signing, sessions: sessionStore, browse, webhooks: webhookStore, auditOutbox, identity } = await openMetadataStore(config, logger);
+  // Set up below, once metrics exist; the auditor only pokes it.
+  let forwarder: AuditForwarder | undefined;
+  const auditor = new Auditor(access, logger, () => forwarder?.poke());
   const events = new EventBus((err, event) => logger.warn({ err, event: event.kind, repository: event.repository }, 'could not queue an event'));
   const signatures = new SignatureService(metadata, blobStore, signing);
   // Findings come from the scanner's stored results (scanService is created further down).
@@ -161,7 +171,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   if (recovered.removedStaged || recovered.removedSessions) logger.info(recovered, 'cleaned up after an unclean stop');
 
   const counter: Counter = redis ?? new MemoryCounter();
-  const auth = config.auth.enabled ? await setUpAuth(config, access, auditor, counter, sessionStore) : undefined;
+  const auth = config.auth.enabled ? await setUpAuth(config, access, identity, auditor, counter, sessionStore) : undefined;
 
   const metrics = new Metrics(
     { uploadSessions: async () => (await metadata.listUploadIds()).length, usedBytesByNamespace: () => policyStore.usedBytesByNamespace() },
@@ -214,6 +224,33 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   );
   const metricsListener: Server | undefined = config.metrics.enabled && separateMetricsPort ? metricsServer(metrics) : undefined;
 
+  const forwarded = metrics.counter({ name: 'audit_forwarded_events_total', help: 'Audit events delivered to a forwarding sink by this node', labelNames: ['sink'] });
+  const forwardFailures = metrics.counter({ name: 'audit_forwarding_failures_total', help: 'Failed deliveries of a batch of audit events (retried later)', labelNames: ['sink'] });
+  const forwardDropped = metrics.counter({ name: 'audit_forwarding_dropped_events_total', help: 'Undelivered audit events dropped because the backlog was full', labelNames: ['sink'] });
+  const sinks = configuredSinks(config);
+  if (sinks.length > 0) {
+    metrics.gauge({
+      name: 'audit_forwarding_backlog_events',
+      help: 'Audit events waiting for a forwarding sink, on every node (read from the metadata store)',
+      labelNames: ['sink'],
+      async collect() {
+        for (const sink of sinks) {
+          const n = await auditOutbox.backlog(sink.name).catch(() => undefined);
+          if (n !== undefined) this.set({ sink: sink.name }, n);
+        }
+      },
+    });
+  }
+  forwarder = new AuditForwarder(auditOutbox, sinks, {
+    ...config.auditForwarding,
+    service: config.auth.service,
+    logger,
+    onDelivered: (sink, n) => forwarded.labels(sink).inc(n),
+    onFailed: (sink) => forwardFailures.labels(sink).inc(),
+    onDropped: (sink, n) => forwardDropped.labels(sink).inc(n),
+  });
+  forwarder.start();
+
   const forgetManifest = manifestForgetter(metadata);
   const scansFinished = metrics.counter({ name: 'scans_total', help: 'Image scans finished on this node (and re-matches after a database change), by result', labelNames: ['status'] });
   const scanFindings = metrics.counter({ name: 'scan_findings_total', help: 'Vulnerabilities those scans found, by severity', labelNames: ['severity'] });
@@ -265,6 +302,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     const apiContext = {
       access,
       authenticator: auth.authenticator,
+      secondFactor: auth.secondFactor,
       policy: auth.policy,
       auditor,
       policies,
@@ -366,6 +404,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     metadata,
     access,
     auditor,
+    auditForwarder: forwarder,
     blobStore,
     blobs,
     manifests,
@@ -438,6 +477,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
         await stopped;
       }
       await auditor.flush();
+      await forwarder?.stop();
       await policies.flush();
       await events.settle();
       await webhooks.stop();
@@ -447,7 +487,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
 }
 
 /** Access control: the first admin, the token signer, the throttle, the /v2 guard. */
-async function setUpAuth(config: Config, access: AccessStore, auditor: Auditor, counter: Counter, sessionStore: SessionStore) {
+async function setUpAuth(config: Config, access: AccessStore, identity: IdentityStore, auditor: Auditor, counter: Counter, sessionStore: SessionStore) {
   const { initialAdminUsername: username, initialAdminPassword: password } = config.auth;
   if (username && password && (await access.countAdmins()) === 0) {
     try {
@@ -468,11 +508,20 @@ async function setUpAuth(config: Config, access: AccessStore, auditor: Auditor, 
     slowAfter: config.auth.throttleSlowAfter,
     refuseAfter: config.auth.throttleRefuseAfter,
   });
-  const authenticator = new Authenticator(access, tokens, throttle, auditor);
+  const directory = config.ldap.url
+    ? new DirectoryAccounts(new LdapDirectory({ ...config.ldap, url: config.ldap.url, userBaseDn: config.ldap.userBaseDn! }), access, identity, auditor, {
+        provider: 'ldap',
+        adminGroups: config.ldap.adminGroups,
+        roleRules: config.ldap.roleRules,
+      })
+    : undefined;
+  const secondFactor = new SecondFactor(identity, access, config.mfa);
+  const authenticator = new Authenticator(access, tokens, throttle, auditor, directory ? { accounts: directory, cacheTtlMs: config.ldap.cacheTtlMs } : undefined, secondFactor);
   const policy = new AccessPolicy(access);
   const sessions = config.ui.enabled ? new SessionService(sessionStore, access, authenticator, auditor, { ttlSeconds: config.ui.sessionTtlSeconds }) : undefined;
   return {
     authenticator,
+    secondFactor,
     policy,
     tokens,
     sessions,

@@ -18,6 +18,8 @@ export class Auditor {
   constructor(
     private readonly store: AccessStore,
     private readonly logger: Logger,
+    /** Called after events were written (audit forwarding sends them right away). */
+    private readonly onWritten: () => void = () => undefined,
   ) {}
 
   /**
@@ -49,6 +51,7 @@ export class Auditor {
     if (batch.length === 0) return;
     try {
       await this.store.appendAuditBatch(batch);
+      this.onWritten();
     } catch (err) {
       this.logger.error({ err, events: batch.length }, 'could not write the audit log');
     }
@@ -64,6 +67,7 @@ export class Auditor {
         detail: null,
         ...event,
       });
+      this.onWritten();
     } catch (err) {
       this.logger.error({ err, action: event.action, actor: event.actor }, 'could not write the audit log');
     }

@@ -60,8 +60,9 @@ export class SessionService {
   }
 
   /** Check the password and open a session; the id is returned once and never stored. */
-  async login(username: string, password: string, source: string): Promise<{ id: string; session: ActiveSession }> {
-    const identity = await this.authenticator.password(username, password, source);
+  /** `otp`: the second-factor code, for accounts that have one. */
+  async login(username: string, password: string, source: string, otp?: string): Promise<{ id: string; session: ActiveSession }> {
+    const identity = await this.authenticator.password(username, password, source, otp !== undefined ? { otp } : {});
     if (identity.kind !== 'user') throw new RegistryError('DENIED', 'robot accounts cannot log in to the web UI');
     const id = randomBytes(32).toString('base64url');
     const now = new Date();

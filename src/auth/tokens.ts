@@ -135,7 +135,8 @@ export class TokenService {
   }
 
   /** Verify a refresh token; the identity it names (still to be checked against the store). */
-  async verifyRefresh(token: string): Promise<Identity | undefined> {
+  /** The identity a refresh token names, and when it was issued. */
+  async verifyRefresh(token: string): Promise<(Identity & { issuedAt?: Date }) | undefined> {
     try {
       const { payload } = await jwtVerify(token, this.publicKey, {
         algorithms: [ALGORITHM],
@@ -144,7 +145,8 @@ export class TokenService {
         requiredClaims: ['exp', 'sub'],
       });
       if (payload['use'] !== 'refresh') return undefined;
-      return identityOf(payload as unknown as IdentityClaims);
+      const identity = identityOf(payload as unknown as IdentityClaims);
+      return typeof payload.iat === 'number' ? { ...identity, issuedAt: new Date(payload.iat * 1000) } : identity;
     } catch {
       return undefined;
     }

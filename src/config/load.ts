@@ -45,6 +45,18 @@ const OPTIONAL_SETTINGS: string[][] = [
   ['auth', 'initialAdminPassword'],
   ['metrics', 'port'],
   ['metrics', 'host'],
+  ['auditForwarding', 'syslog', 'url'],
+  ['auditForwarding', 'syslog', 'caFile'],
+  ['auditForwarding', 'syslog', 'hostname'],
+  ['auditForwarding', 'http', 'url'],
+  ['auditForwarding', 'http', 'bearerToken'],
+  ['auditForwarding', 'http', 'hmacSecret'],
+  ['ldap', 'url'],
+  ['ldap', 'caFile'],
+  ['ldap', 'bindDn'],
+  ['ldap', 'bindPassword'],
+  ['ldap', 'userBaseDn'],
+  ['ldap', 'groupBaseDn'],
 ];
 
 /** Every setting's path, e.g. ['http', 'port'], read off the defaults. */

@@ -2,6 +2,7 @@
 // line flags all feed it (in that order of precedence, flags last); it is validated at start.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isValidNamespaceName } from '../auth/names.js';
 
 const MiB = 1024 * 1024;
 
@@ -156,6 +157,103 @@ export const ConfigSchema = z
         secureCookies: z.enum(['auto', 'always', 'never']).default('auto'),
       })
       .prefault({}),
+    auditForwarding: z
+      .strictObject({
+        /** Undelivered events kept per sink; past it the oldest are dropped (with a warning and a counter). */
+        maxBacklog: z.coerce.number().int().min(1).default(100_000),
+        /** Events sent to a sink at a time. */
+        batchSize: z.coerce.number().int().min(1).max(1000).default(100),
+        /** How often a node looks for undelivered events (new events are also sent at once). */
+        pollMs: z.coerce.number().int().min(10).default(1_000),
+        /** First wait after a failed delivery; doubles with each failure up to maxRetryMs. */
+        retryMs: z.coerce.number().int().min(10).default(1_000),
+        maxRetryMs: z.coerce.number().int().min(10).default(60_000),
+        /** How long a node holds a claimed batch before another node may send it. */
+        leaseMs: z.coerce.number().int().min(1_000).default(60_000),
+        syslog: z
+          .strictObject({
+            /** udp://host:514, tcp://host:601 (octet counting) or tls://host:6514; unset = no syslog. */
+            url: z
+              .string()
+              .regex(/^(udp|tcp|tls):\/\/[^/]+:\d+\/?$/, 'udp://, tcp:// or tls://host:port')
+              .optional(),
+            /** PEM CA bundle that signs the receiver's certificate (tls://); the system CAs when unset. */
+            caFile: z.string().min(1).optional(),
+            /** Syslog facility number (13 = log audit). */
+            facility: z.coerce.number().int().min(0).max(23).default(13),
+            appName: z.string().min(1).max(48).default('registry'),
+            /** HOSTNAME field; the machine's name when unset. */
+            hostname: z.string().min(1).max(255).optional(),
+            timeoutMs: z.coerce.number().int().min(100).default(10_000),
+          })
+          .prefault({}),
+        http: z
+          .strictObject({
+            /** POST batches of events as JSON to this URL; unset = no HTTP sink. */
+            url: z.string().url().optional(),
+            /** Sent as `Authorization: Bearer <token>`. */
+            bearerToken: z.string().min(1).optional(),
+            /** Signs each body: `X-Registry-Signature: sha256=<hex HMAC-SHA256 of the body>`. */
+            hmacSecret: z.string().min(1).optional(),
+            timeoutMs: z.coerce.number().int().min(100).default(10_000),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    ldap: z
+      .strictObject({
+        /** ldap://host:389 or ldaps://host:636; unset = no directory logins. */
+        url: z
+          .string()
+          .regex(/^ldaps?:\/\//, 'ldap:// or ldaps://')
+          .optional(),
+        /** Upgrade an ldap:// connection with StartTLS before binding. */
+        startTls: z.stringbool().or(z.boolean()).default(false),
+        /** PEM CA bundle for ldaps:// and StartTLS; the system CAs when unset. */
+        caFile: z.string().min(1).optional(),
+        /** The service account that searches for users and groups. */
+        bindDn: z.string().min(1).optional(),
+        bindPassword: z.string().optional(),
+        userBaseDn: z.string().min(1).optional(),
+        /** `{username}` is replaced by the escaped login name. */
+        userFilter: z.string().min(1).default('(&(objectClass=inetOrgPerson)(uid={username}))'),
+        /** Groups from a search under this DN; from the user's memberOf attribute when unset. */
+        groupBaseDn: z.string().min(1).optional(),
+        /** `{dn}` is the user's escaped DN, `{username}` the escaped login name. */
+        groupFilter: z.string().min(1).default('(|(member={dn})(uniqueMember={dn}))'),
+        /** Members of any of these groups (DNs) are registry administrators. */
+        adminGroups: z
+          .preprocess((v) => (typeof v === 'string' ? v.split(';').map((s) => s.trim()).filter(Boolean) : v), z.array(z.string().min(1)))
+          .default([]),
+        /** Group → namespace role rules (a JSON array in the environment). */
+        roleRules: z
+          .preprocess(
+            (v) => (typeof v === 'string' ? parseJsonOr(v) : v),
+            z.array(
+              z.strictObject({
+                group: z.string().min(1),
+                namespace: z.string().refine(isValidNamespaceName, 'a namespace name'),
+                role: z.enum(['owner', 'maintainer', 'developer', 'reader']),
+              }),
+            ),
+          )
+          .default([]),
+        connectTimeoutMs: z.coerce.number().int().min(100).default(5_000),
+        timeoutMs: z.coerce.number().int().min(100).default(10_000),
+        /** A directory login is remembered this long (Basic auth on every request stays cheap); groups are read again after it. */
+        cacheTtlMs: z.coerce.number().int().nonnegative().default(30_000),
+      })
+      .prefault({}),
+    mfa: z
+      .strictObject({
+        /** Administrators must enrol a second factor before the management API lets them in. */
+        requireForAdmins: z.stringbool().or(z.boolean()).default(false),
+        /** Owners of a namespace must enrol a second factor likewise. */
+        requireForOwners: z.stringbool().or(z.boolean()).default(false),
+        /** The issuer shown by authenticator apps. */
+        issuer: z.string().min(1).default('registry'),
+      })
+      .prefault({}),
     metrics: z
       .strictObject({
         /** Serve Prometheus metrics at GET /metrics. */
@@ -239,6 +337,12 @@ export const ConfigSchema = z
     if (c.metadata.driver === 'postgres' && !c.metadata.postgres.url) {
       ctx.addIssue({ code: 'custom', path: ['metadata', 'postgres', 'url'], message: 'required when metadata.driver is postgres' });
     }
+    if (c.ldap.url && !c.ldap.userBaseDn) {
+      ctx.addIssue({ code: 'custom', path: ['ldap', 'userBaseDn'], message: 'required when ldap.url is set' });
+    }
+    if (c.ldap.startTls && c.ldap.url?.startsWith('ldaps:')) {
+      ctx.addIssue({ code: 'custom', path: ['ldap', 'startTls'], message: 'StartTLS is for ldap:// URLs (ldaps:// is TLS already)' });
+    }
     if (c.storage.driver === 's3') {
       for (const key of ['bucket', 'accessKeyId', 'secretAccessKey'] as const) {
         if (!c.storage.s3[key]) ctx.addIssue({ code: 'custom', path: ['storage', 's3', key], message: 'required when storage.driver is s3' });
@@ -247,6 +351,15 @@ export const ConfigSchema = z
   });
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** JSON text parsed, or the text itself when it is not JSON (the schema then names the setting). */
+function parseJsonOr(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
 
 /** `10.0.0.1`, `::1`, `10.0.0.0/8` or `fd00::/8`. */
 export function isAddressOrRange(value: string): boolean {

@@ -4,7 +4,7 @@
 // of the scopes asked for and what the identity may do.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../registry/errors.js';
-import { parseBasic, type Authenticator } from '../auth/authenticate.js';
+import { otpHeader, parseBasic, type Authenticator } from '../auth/authenticate.js';
 import type { AccessPolicy } from '../auth/policy.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { Auditor } from '../auth/audit.js';
@@ -83,7 +83,8 @@ export function registerTokenEndpoint(app: FastifyInstance, options: TokenEndpoi
     const q = request.query as Record<string, string | undefined>;
     checkService(q['service']);
     const basic = parseBasic(request.headers.authorization);
-    const identity: Identity = basic ? await options.authenticator.password(basic.username, basic.password, request.ip) : { kind: 'anonymous' };
+    const otp = otpHeader(request);
+    const identity: Identity = basic ? await options.authenticator.password(basic.username, basic.password, request.ip, { otp }) : { kind: 'anonymous' };
     return answer(reply, identity, values(request.query, 'scope'), q['offline_token'] === 'true', request.ip);
   });
 
@@ -94,7 +95,7 @@ export function registerTokenEndpoint(app: FastifyInstance, options: TokenEndpoi
     const grantType = form.get('grant_type');
     let identity: Identity;
     if (grantType === 'password') {
-      identity = await options.authenticator.password(form.get('username') ?? '', form.get('password') ?? '', request.ip);
+      identity = await options.authenticator.password(form.get('username') ?? '', form.get('password') ?? '', request.ip, { otp: form.get('otp') ?? otpHeader(request) });
     } else if (grantType === 'refresh_token') {
       const refreshed = await options.authenticator.refresh(form.get('refresh_token') ?? '');
       if (!refreshed) throw new RegistryError('UNAUTHORIZED', 'invalid or expired refresh token');

@@ -324,6 +324,48 @@ export interface Database {
   sessions: SessionsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  audit_outbox: AuditOutboxTable;
+  external_users: ExternalUsersTable;
+  mfa_totp: MfaTotpTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
+}
+
+// --- identity (migration 0100_identity)
+
+export interface AuditOutboxTable {
+  sink: string;
+  event_id: Int;
+  worker: string | null;
+  /** Epoch ms before which nobody else may claim the row (a lease, or a retry delay). */
+  lease_until: ColumnType<number | string, number | undefined, number>;
+  attempts: ColumnType<number | string, number | undefined, number>;
+}
+
+export interface ExternalUsersTable {
+  username: string;
+  /** `ldap` */
+  provider: string;
+  /** The account's DN in the directory. */
+  subject: string;
+  synced_at: Int;
+}
+
+export interface MfaTotpTable {
+  username: string;
+  /** Base32 TOTP secret. */
+  secret: string;
+  confirmed: Flag;
+  /** The last time step a code was accepted for (replays are refused). */
+  last_step: ColumnType<number | string, number | undefined, number>;
+  /** When the enrolment started; once confirmed, when it was confirmed. */
+  created_at: Int;
+}
+
+export interface MfaRecoveryCodesTable {
+  username: string;
+  /** SHA-256 of the code (high-entropy codes need no slow hash). */
+  code_hash: string;
+  used_at: NullableInt;
 }
 
 export function toNumber(value: number | string | bigint): number {

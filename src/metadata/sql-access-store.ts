@@ -50,7 +50,7 @@ function toRobot(row: Selectable<RobotsTable>): RobotRecord {
   };
 }
 
-function toAuditEvent(row: Selectable<AuditTable>): AuditEvent {
+export function toAuditEvent(row: Selectable<AuditTable>): AuditEvent {
   return {
     id: toNumber(row.id),
     at: new Date(toNumber(row.at)),
@@ -308,8 +308,15 @@ export class SqlAccessStore implements AccessStore {
 
   // --- audit
 
+  /** Sinks every new audit event is queued for (audit forwarding); none by default. */
+  private auditSinks: readonly string[] = [];
+
+  forwardAuditTo(sinks: readonly string[]): void {
+    this.auditSinks = sinks;
+  }
+
   async appendAudit(event: NewAuditEvent): Promise<void> {
-    await this.db.insertInto('audit').values(auditRow(event, Date.now())).execute();
+    await this.appendAuditBatch([event]);
   }
 
   /** All or none, in one transaction; rows keep the order given (ascending ids). */
@@ -317,11 +324,21 @@ export class SqlAccessStore implements AccessStore {
     if (events.length === 0) return;
     const now = Date.now();
     const rows = events.map((e) => auditRow(e, now));
-    await this.db.transaction().execute(async (trx) => {
+    const sinks = this.auditSinks;
+    const write = async (db: Kysely<Database>) => {
       for (let i = 0; i < rows.length; i += AUDIT_ROWS_PER_INSERT) {
-        await trx.insertInto('audit').values(rows.slice(i, i + AUDIT_ROWS_PER_INSERT)).execute();
+        const insert = db.insertInto('audit').values(rows.slice(i, i + AUDIT_ROWS_PER_INSERT));
+        if (sinks.length === 0) {
+          await insert.execute();
+          continue;
+        }
+        const ids = (await insert.returning('id').execute()).map((r) => toNumber(r.id));
+        const queued = ids.flatMap((id) => sinks.map((sink) => ({ sink, event_id: id })));
+        for (let j = 0; j < queued.length; j += AUDIT_ROWS_PER_INSERT) await db.insertInto('audit_outbox').values(queued.slice(j, j + AUDIT_ROWS_PER_INSERT)).execute();
       }
-    });
+    };
+    if (rows.length === 1 && sinks.length === 0) await write(this.db);
+    else await this.db.transaction().execute(write);
   }
 
   /** Newest first (id descending). `since` is inclusive, `until` exclusive. */

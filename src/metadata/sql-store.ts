@@ -5,6 +5,10 @@ import { migrationProvider, type SqlDialect } from './migrations/index.js';
 import { toNumber, type Database, type ManifestsTable } from './schema.js';
 import type { AccessStore } from './access-store.js';
 import { SqlAccessStore } from './sql-access-store.js';
+import type { AuditOutbox } from './audit-outbox.js';
+import { SqlAuditOutbox } from './sql-audit-outbox.js';
+import type { IdentityStore } from './identity-store.js';
+import { SqlIdentityStore } from './sql-identity-store.js';
 import type { PolicyStore } from './policy-store.js';
 import { SqlPolicyStore } from './sql-policy-store.js';
 import type {
@@ -75,8 +79,26 @@ export class SqlMetadataStore implements MetadataStore {
 
   /** Users, namespaces, robots, audit log and settings, on the same database and connection(s). */
   access(): AccessStore {
+    return this.sqlAccess();
+  }
+
+  private sqlAccess(): SqlAccessStore {
     this.accessStore ??= new SqlAccessStore(this.db);
     return this.accessStore;
+  }
+
+  private identityStore: SqlIdentityStore | undefined;
+
+  /** Directory accounts and second factors. */
+  identity(): IdentityStore {
+    this.identityStore ??= new SqlIdentityStore(this.db);
+    return this.identityStore;
+  }
+
+  /** The audit forwarding outbox; from now on every audit event is queued for each of `sinks`. */
+  auditOutbox(sinks: readonly string[]): AuditOutbox {
+    this.sqlAccess().forwardAuditTo(sinks);
+    return new SqlAuditOutbox(this.db);
   }
 
   private policyStore: SqlPolicyStore | undefined;

@@ -11,8 +11,9 @@ import type { WebhookService } from '../../events/webhooks.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RegistryError } from '../../registry/errors.js';
-import { parseBasic, parseBearer, type Authenticator } from '../../auth/authenticate.js';
+import { otpHeader, parseBasic, parseBearer, type Authenticator } from '../../auth/authenticate.js';
 import type { AccessPolicy } from '../../auth/policy.js';
+import type { SecondFactor } from '../../auth/second-factor.js';
 import type { Auditor, AuditInput } from '../../auth/audit.js';
 import type { AccessStore } from '../../metadata/access-store.js';
 import type { NamespacePolicies } from '../../registry/policies.js';
@@ -30,6 +31,7 @@ const JSON_LIMIT = 64 * 1024;
 export interface ApiContext {
   access: AccessStore;
   authenticator: Authenticator;
+  secondFactor: SecondFactor;
   policy: AccessPolicy;
   auditor: Auditor;
   /** Immutable-tag rules, quotas and manifest tracking. */
@@ -65,6 +67,8 @@ export interface Caller {
   source: string;
   /** The web UI session the request came with (cookie), if that is how it authenticated. */
   session?: ActiveSession;
+  /** This request logged in with a password and a second-factor code (which was checked, when the account has one). */
+  secondFactorChecked: boolean;
 }
 
 export interface ApiResult {
@@ -75,8 +79,8 @@ export interface ApiResult {
 
 export type ApiHandler = (ctx: ApiContext, request: FastifyRequest, caller: Caller) => Promise<ApiResult>;
 
-export function unauthorized(message = 'authentication required'): RegistryError {
-  return new RegistryError('UNAUTHORIZED', message, undefined, { headers: { 'WWW-Authenticate': 'Basic realm="registry"' } });
+export function unauthorized(message = 'authentication required', detail?: unknown): RegistryError {
+  return new RegistryError('UNAUTHORIZED', message, detail, { headers: { 'WWW-Authenticate': 'Basic realm="registry"' } });
 }
 
 export function denied(message: string, detail?: unknown): RegistryError {
@@ -115,9 +119,11 @@ export async function authenticate(ctx: ApiContext, request: FastifyRequest): Pr
     claimed = verified.identity;
   } else if (basic) {
     try {
-      claimed = await ctx.authenticator.password(basic.username, basic.password, request.ip);
+      // The second-factor routes stay open to an account that must enrol before anything else.
+      const enrolling = request.url.startsWith(`${API_PREFIX}/me/mfa`);
+      claimed = await ctx.authenticator.password(basic.username, basic.password, request.ip, { otp: otpHeader(request), enrolling });
     } catch (err) {
-      if (err instanceof RegistryError && err.code === 'UNAUTHORIZED') throw unauthorized(err.message);
+      if (err instanceof RegistryError && err.code === 'UNAUTHORIZED') throw unauthorized(err.message, err.detail);
       throw err;
     }
   } else if (header === undefined && ctx.sessions && sessionIdOf(request) !== undefined) {
@@ -131,7 +137,14 @@ export async function authenticate(ctx: ApiContext, request: FastifyRequest): Pr
   }
   const current = await currentIdentity(ctx.access, claimed);
   if (!current) throw unauthorized('the account is disabled, revoked or gone');
-  return { identity: current, name: actorName(current), admin: current.kind === 'user' && current.admin, source: request.ip, ...(session ? { session } : {}) };
+  return {
+    identity: current,
+    name: actorName(current),
+    admin: current.kind === 'user' && current.admin,
+    source: request.ip,
+    secondFactorChecked: basic !== undefined && otpHeader(request) !== undefined,
+    ...(session ? { session } : {}),
+  };
 }
 
 function checkCsrf(request: FastifyRequest, session: ActiveSession): void {

@@ -203,6 +203,60 @@ export const openApiDocument: OpenApiDocument = {
         responses: { '200': ok('the caller', ref('Me')), ...common },
       },
     },
+    '/me/mfa': {
+      get: {
+        operationId: 'getMyMfa',
+        summary: 'the caller’s second factor: off, pending or on; recovery codes left; whether the account must have one',
+        tags: ['users'],
+        responses: {
+          '200': ok('status', {
+            type: 'object',
+            properties: { totp: { type: 'string', enum: ['off', 'pending', 'on'] }, recoveryCodesLeft: { type: 'integer' }, required: { type: 'boolean' } },
+          }),
+          ...common,
+        },
+      },
+    },
+    '/me/mfa/totp': {
+      post: {
+        operationId: 'enrolTotp',
+        summary: 'start a TOTP enrolment: a new secret, its otpauth:// URI and a QR code (SVG data URL); confirm it with a first code',
+        tags: ['users'],
+        responses: {
+          '201': ok('the enrolment', { type: 'object', properties: { secret: { type: 'string' }, otpauthUri: { type: 'string' }, qrCode: { type: 'string' } } }),
+          ...common,
+          '409': err('Conflict'),
+        },
+      },
+      delete: {
+        operationId: 'removeTotp',
+        summary: 'remove the second factor; takes a code in X-Registry-OTP (the one the request logged in with, or a fresh one with a bearer token)',
+        tags: ['users'],
+        responses: { '204': noContent, ...common, '404': err('NotFound') },
+      },
+    },
+    '/me/mfa/totp/confirm': {
+      post: {
+        operationId: 'confirmTotp',
+        summary: 'finish the enrolment with a first code; the answer carries ten recovery codes, shown this once',
+        tags: ['users'],
+        requestBody: body({ type: 'object', required: ['code'], properties: { code: { type: 'string' } } }),
+        responses: {
+          '200': ok('on', { type: 'object', properties: { totp: { type: 'string' }, recoveryCodes: { type: 'array', items: { type: 'string' } } } }),
+          ...common,
+          ...writes,
+        },
+      },
+    },
+    '/users/{username}/mfa': {
+      delete: {
+        operationId: 'resetUserMfa',
+        summary: 'remove a user’s second factor (administrators; for a lost device)',
+        tags: ['users'],
+        parameters: [par('username')],
+        responses: { '204': noContent, ...common, '404': err('NotFound') },
+      },
+    },
     '/users': {
       get: { operationId: 'listUsers', summary: 'every user (administrators)', tags: ['users'], responses: { '200': ok('users', listOf('users', 'User')), ...common } },
       post: {

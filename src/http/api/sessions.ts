@@ -10,6 +10,8 @@ import { clearedSessionCookie, secureCookie, sessionCookie, sessionIdOf } from '
 export const LoginBody = z.strictObject({
   username: z.string().min(1).max(255),
   password: z.string().min(1).max(1024),
+  /** The second-factor code (or a recovery code), for accounts with one. */
+  otp: z.string().min(1).max(64).optional(),
 });
 
 async function sessionView(ctx: ApiContext, caller: Caller) {
@@ -37,8 +39,8 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.post(`${API_PREFIX}/session`, async (request, reply) => {
     const body = await readJson(request, LoginBody);
-    const { id, session } = await sessions.service.login(body.username, body.password, request.ip);
-    const caller: Caller = { identity: session.identity, name: session.identity.username, admin: session.identity.admin, source: request.ip, session };
+    const { id, session } = await sessions.service.login(body.username, body.password, request.ip, body.otp);
+    const caller: Caller = { identity: session.identity, name: session.identity.username, admin: session.identity.admin, source: request.ip, session, secondFactorChecked: body.otp !== undefined };
     reply.header('Set-Cookie', sessionCookie(id, sessions.service.ttlSeconds, secureCookie(request, sessions.secureCookies)));
     return send(reply, { status: 201, body: await sessionView(ctx, caller) });
   });

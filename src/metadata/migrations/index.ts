@@ -372,6 +372,45 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
         await db.schema.createIndex('sessions_expires').on('sessions').column('expires_at').execute();
       },
     },
+    // Enterprise identity: the audit forwarding outbox (one row per event and sink, claimed in
+    // batches with a lease, deleted once delivered), accounts that come from a directory (LDAP),
+    // and second factors (a TOTP secret per user, single-use recovery codes).
+    '0100_identity': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('audit_outbox')
+          .addColumn('sink', text(32), (c) => c.notNull())
+          .addColumn('event_id', 'bigint', (c) => c.notNull())
+          .addColumn('worker', text(64))
+          .addColumn('lease_until', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addPrimaryKeyConstraint('audit_outbox_pk', ['sink', 'event_id'])
+          .execute();
+        await db.schema.createIndex('audit_outbox_due').on('audit_outbox').columns(['sink', 'lease_until']).execute();
+        await db.schema
+          .createTable('external_users')
+          .addColumn('username', text(255), (c) => c.primaryKey().references('users.username').onDelete('cascade'))
+          .addColumn('provider', text(16), (c) => c.notNull())
+          .addColumn('subject', text(1024), (c) => c.notNull())
+          .addColumn('synced_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('mfa_totp')
+          .addColumn('username', text(255), (c) => c.primaryKey().references('users.username').onDelete('cascade'))
+          .addColumn('secret', text(64), (c) => c.notNull())
+          .addColumn('confirmed', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('last_step', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('mfa_recovery_codes')
+          .addColumn('username', text(255), (c) => c.notNull().references('users.username').onDelete('cascade'))
+          .addColumn('code_hash', text(128), (c) => c.notNull())
+          .addColumn('used_at', 'bigint')
+          .addPrimaryKeyConstraint('mfa_recovery_codes_pk', ['username', 'code_hash'])
+          .execute();
+      },
+    },
   };
 }
 
