@@ -16,6 +16,7 @@ import type { SigningStore } from './signing-store.js';
 import type { SessionStore } from './session-store.js';
 import type { BrowseStore } from './browse-store.js';
 import type { WebhookStore } from './webhook-store.js';
+import type { ReplicationStore } from './replication-store.js';
 
 export async function openSqlStore(config: Config, options: { migrate?: boolean } = {}): Promise<SqlMetadataStore> {
   // Drivers other than SQLite (and the Redis cache) are loaded only when configured: pg,
@@ -48,6 +49,8 @@ export interface OpenedMetadata {
   browse: BrowseStore;
   /** Webhooks and their delivery queue, on the database itself. */
   webhooks: WebhookStore;
+  /** Replication rules and runs, on the database itself. */
+  replication: ReplicationStore;
 }
 
 /** The metadata store (behind the Redis cache when one is configured) and the access store. */
@@ -56,7 +59,7 @@ export async function openMetadataStore(config: Config, logger: Logger): Promise
   if (store.newerMigrations.length > 0) {
     logger.warn({ migrations: store.newerMigrations }, 'the database has migrations of a newer release (a rolling upgrade?): serving on the expanded schema');
   }
-  const stores = { access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns(), scans: store.scans(), signing: store.signing(), sessions: store.sessions(), browse: store.browse(), webhooks: store.webhooks() };
+  const stores = { access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns(), scans: store.scans(), signing: store.signing(), sessions: store.sessions(), browse: store.browse(), webhooks: store.webhooks(), replication: store.replication() };
   if (!config.redis.url) return { metadata: store, ...stores };
   const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('./cached.js'), import('../cache/cache.js')]);
   const redis = new RedisCache(config.redis.url, logger, config.redis.keyPrefix);
