@@ -219,6 +219,25 @@ export const ConfigSchema = z
         logRetentionMs: z.coerce.number().int().positive().default(7 * 24 * 3600_000),
       })
       .prefault({}),
+    replication: z
+      .strictObject({
+        /** Carry out queued replication runs and scheduled rules on this node (runs are queued either way). */
+        enabled: z.stringbool().or(z.boolean()).default(true),
+        /** How often an idle node looks for runs queued elsewhere, due for a retry, or scheduled. */
+        pollMs: z.coerce.number().int().min(10).default(5_000),
+        /** A node that does not finish a run within this long is presumed dead; another takes it. */
+        leaseMs: z.coerce.number().int().min(1_000).default(3600_000),
+        /** Attempts of a run before it is given up (`failed`). */
+        maxAttempts: z.coerce.number().int().min(1).max(100).default(6),
+        /** Delay before the first retry of a failed run; doubled per attempt up to retryMaxMs. */
+        retryBaseMs: z.coerce.number().int().nonnegative().default(30_000),
+        retryMaxMs: z.coerce.number().int().nonnegative().default(3600_000),
+        /** Per request to the other registry: longest wait for an answer (or the next bytes). */
+        requestTimeoutMs: z.coerce.number().int().min(100).default(30_000),
+        /** Per request: retries after 429, 5xx and connection errors, before the run counts as failed. */
+        requestRetries: z.coerce.number().int().min(0).max(10).default(4),
+      })
+      .prefault({}),
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
