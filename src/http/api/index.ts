@@ -16,6 +16,7 @@ import { registerGcRoutes } from './gc.js';
 import { registerSigningRoutes } from './signing.js';
 import { registerSessionRoutes } from './sessions.js';
 import { registerWebhookRoutes } from './webhooks.js';
+import { registerReplicationRoutes } from './replication.js';
 
 export type { ApiContext } from './context.js';
 
@@ -34,4 +35,5 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
   registerSigningRoutes(app, ctx);
   registerSessionRoutes(app, ctx);
   registerWebhookRoutes(app, ctx);
+  registerReplicationRoutes(app, ctx);
 }
