@@ -14,6 +14,7 @@ import { doctorCommand } from './doctor.js';
 import { exportCommand } from './export.js';
 import { importCommand } from './import.js';
 import { mirrorCommand } from './mirror.js';
+import { replicateCommand } from './replicate.js';
 import { ConfigError } from '../config/load.js';
 
 const program = new Command('registry').description('OCI Distribution v1.1 container registry').showHelpAfterError();
@@ -31,6 +32,7 @@ program.addCommand(doctorCommand());
 program.addCommand(exportCommand());
 program.addCommand(importCommand());
 program.addCommand(mirrorCommand());
+program.addCommand(replicateCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {
