@@ -200,6 +200,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     retryMaxMs: config.replication.retryMaxMs,
     requestTimeoutMs: config.replication.requestTimeoutMs,
     requestRetries: config.replication.requestRetries,
+    targets: new TargetPolicy(config.replication.allowedHosts, undefined, 'replication.allowedHosts'),
     logger,
     emit: (e) => void events.emit(e),
   });

@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { ReplicationService, type RuleReport } from '../replication/service.js';
+import { TargetPolicy } from '../events/targets.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './options.js';
 import { formatBytes, Progress } from './progress.js';
 import { withServices } from './stores.js';
@@ -31,7 +32,12 @@ export function replicateCommand(): Command {
       const config = configFromFlags(flags);
       const progress = new Progress(process.stderr, flags.progress !== false && !flags.json);
       const results = await withServices(config, async (services, store) => {
-        const replication = new ReplicationService(store.replication(), services, { ...config.replication, work: false, logger: pino({ level: 'silent' }) });
+        const replication = new ReplicationService(store.replication(), services, {
+          ...config.replication,
+          work: false,
+          targets: new TargetPolicy(config.replication.allowedHosts, undefined, 'replication.allowedHosts'),
+          logger: pino({ level: 'silent' }),
+        });
         let rules;
         if (flags.rule !== undefined) {
           const rule = await replication.store.getRule(flags.rule);

@@ -6,6 +6,14 @@ import { z } from 'zod';
 const MiB = 1024 * 1024;
 
 // Every section is strict: a misspelt key anywhere is an error, not a silently ignored setting.
+/** Hosts a target may be on: host names, `*.domain`, IP addresses and CIDR ranges (a list, or comma-separated). */
+const AllowedHosts = z
+  .preprocess(
+    (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
+    z.array(z.string().refine((h) => isAddressOrRange(h) || isHostPattern(h), 'a host name, *.domain, IP address or CIDR range')),
+  )
+  .default([]);
+
 export const ConfigSchema = z
   .object({
     http: z
@@ -196,12 +204,7 @@ export const ConfigSchema = z
          * name may resolve to public addresses only; private, loopback and link-local addresses
          * must be listed themselves (as an address or range).
          */
-        allowedHosts: z
-          .preprocess(
-            (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
-            z.array(z.string().refine((h) => isAddressOrRange(h) || isHostPattern(h), 'a host name, *.domain, IP address or CIDR range')),
-          )
-          .default([]),
+        allowedHosts: AllowedHosts,
         /** Longest a delivery may take (connect, send, answer). */
         timeoutMs: z.coerce.number().int().min(100).max(60_000).default(10_000),
         /** Attempts before a delivery is given up (`failed`); the next one of the webhook follows. */
@@ -221,6 +224,11 @@ export const ConfigSchema = z
       .prefault({}),
     replication: z
       .strictObject({
+        /**
+         * Where a namespace's rules may point (as webhooks.allowedHosts; empty, the default: only
+         * administrators' system-wide rules replicate, to any registry).
+         */
+        allowedHosts: AllowedHosts,
         /** Carry out queued replication runs and scheduled rules on this node (runs are queued either way). */
         enabled: z.stringbool().or(z.boolean()).default(true),
         /** How often an idle node looks for runs queued elsewhere, due for a retry, or scheduled. */

@@ -16,6 +16,8 @@ import { globMatcher, type ProgressReporter } from '../transfer/content.js';
 import { mirrorRepositories } from '../transfer/mirror.js';
 import type { MirroredReference } from '../transfer/mirror.js';
 import { pushRepositories } from './push.js';
+import { registryBaseUrl } from '../distribution-client/registry-url.js';
+import { TargetPolicy, TargetRefused } from '../events/targets.js';
 
 const REPOSITORY_PAGE = 1000;
 
@@ -31,6 +33,8 @@ export interface ReplicationOptions {
   requestTimeoutMs: number;
   requestRetries: number;
   logger: Logger;
+  /** Where a namespace's rules may point (replication.allowedHosts); none: nowhere. System-wide rules are not limited. */
+  targets?: TargetPolicy;
   /** Where `replication.done` goes (the event bus). */
   emit?: (event: RegistryEvent) => void;
 }
@@ -103,6 +107,19 @@ export class ReplicationService {
     if (queued) this.wake();
   };
 
+  /**
+   * Refuses (TargetRefused) a remote a namespace's rule may not point at: namespace owners must
+   * not make this registry reach internal services (SSRF), so their remotes are on
+   * replication.allowedHosts. Checked when a rule is saved (no DNS) and before each run (resolved).
+   */
+  checkRemote(namespace: string | null, remote: string): void {
+    if (namespace !== null) this.namespaceTargets().check(registryBaseUrl(remote).href);
+  }
+
+  private namespaceTargets(): TargetPolicy {
+    return this.options.targets ?? new TargetPolicy([], undefined, 'replication.allowedHosts');
+  }
+
   /** Queue a run of the whole rule (the API's "run now"); a worker carries it out. */
   async enqueue(rule: ReplicationRule, trigger: ReplicationTrigger): Promise<ReplicationRun | undefined> {
     const run = await this.store.enqueueRun({ ruleId: rule.id, trigger, repository: null, reference: null });
@@ -131,6 +148,14 @@ export class ReplicationService {
 
   /** Copy what the rule covers (or just `target`) in the rule's direction. */
   async execute(rule: ReplicationRule, target: RunTarget | undefined, dryRun: boolean, onProgress?: ProgressReporter): Promise<RuleReport> {
+    if (rule.namespace !== null) {
+      try {
+        await this.namespaceTargets().resolveTarget(registryBaseUrl(rule.remoteUrl).href);
+      } catch (err) {
+        if (err instanceof TargetRefused) throw new Error(`remote not allowed: ${err.message}`);
+        throw err;
+      }
+    }
     const client = new DistributionClient(rule.remoteUrl, {
       ...(rule.username !== null ? { credentials: { username: rule.username, password: rule.password ?? '' } } : {}),
       timeoutMs: this.options.requestTimeoutMs,

@@ -19,7 +19,7 @@ import type { StampedEvent } from '../../src/events/model.js';
 const ready = await dockerRegistryAvailable();
 const ACCEPT = `${OCI_INDEX}, ${OCI_MANIFEST}`;
 /** Fast retries, so that "down, then up" takes a second or two. */
-const REPLICATION = { pollMs: 50, retryBaseMs: 200, retryMaxMs: 1000, maxAttempts: 30, requestRetries: 0, requestTimeoutMs: 5000 };
+const REPLICATION = { allowedHosts: ['127.0.0.1'], pollMs: 50, retryBaseMs: 200, retryMaxMs: 1000, maxAttempts: 30, requestRetries: 0, requestTimeoutMs: 5000 };
 
 interface Run {
   id: string;
@@ -149,7 +149,9 @@ describe('replication', { skip: ready ? false : 'needs docker-registry (scripts/
       expect(await api(source, 'PATCH', `/replication/rules/${rule}`, { as: ADMIN, body: { credentials: null } }), 200);
       expect(await api(source, 'POST', '/replication/rules', { as: ADMIN, body: { direction: 'pull', remote: peer.host, repositories: 'x/*', trigger: 'event' } }), 400, 'UNSUPPORTED');
       expect(await api(source, 'POST', '/replication/rules', { as: ADMIN, body: { direction: 'push', remote: 'https://user:pw@example.com', repositories: 'x/*' } }), 400, 'UNSUPPORTED');
-      // A namespace rule covers its own repositories only.
+      // A namespace's rule points at allowed hosts only (replication.allowedHosts), and covers its own repositories only.
+      const refused = expect(await api(source, 'POST', '/namespaces/team/replication/rules', { as: ADMIN, body: { direction: 'push', remote: '10.0.0.8:5000', repositories: 'team/*' } }), 400, 'UNSUPPORTED');
+      assert.match(refused.text, /replication\.allowedHosts/);
       expect(await api(source, 'POST', '/namespaces/team/replication/rules', { as: ADMIN, body: { direction: 'push', remote: peer.host, repositories: 'other/*' } }), 400, 'UNSUPPORTED');
       const doc = expect(await api(source, 'GET', '/openapi.json'), 200).json;
       for (const p of ['/replication/rules', '/replication/rules/{id}/runs', '/namespaces/{name}/replication/rules/{id}/run']) assert.ok(doc.paths[p], `missing ${p}`);

@@ -8,6 +8,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { registryBaseUrl } from '../../distribution-client/registry-url.js';
+import { TargetRefused } from '../../events/targets.js';
 import type { ReplicationRule, ReplicationRun } from '../../metadata/replication-store.js';
 import { audit, badRequest, conflict, notFound, param, readJson, readQuery, route, type ApiContext } from './context.js';
 import { RepositoryGlob } from './retention.js';
@@ -124,6 +125,14 @@ function registerScope(app: FastifyInstance, ctx: ApiContext, base: string, scop
   const inScope = (namespace: string | null, repositories: string) => {
     if (namespace !== null && !repositories.startsWith(`${namespace}/`)) throw badRequest(`repositories: a namespace's rule covers its own repositories (${namespace}/...)`, { namespace });
   };
+  const allowed = (namespace: string | null, remote: string) => {
+    try {
+      service.checkRemote(namespace, remote);
+    } catch (err) {
+      if (err instanceof TargetRefused) throw badRequest(`remote not allowed: ${err.message}`, { namespace });
+      throw err;
+    }
+  };
 
   route(app, ctx, 'GET', base, async (_ctx, request, caller) => {
     const namespace = await scopeOf(ctx, request, caller);
@@ -134,6 +143,7 @@ function registerScope(app: FastifyInstance, ctx: ApiContext, base: string, scop
     const namespace = await scopeOf(ctx, request, caller);
     const body = await readJson(request, NewReplicationRuleBody);
     inScope(namespace, body.repositories);
+    allowed(namespace, body.remote);
     if ((await service.store.listRules(namespace)).length >= MAX_REPLICATION_RULES) throw conflict(`at most ${MAX_REPLICATION_RULES} replication rules per namespace`, { namespace, limit: MAX_REPLICATION_RULES });
     const rule = await service.store.createRule({
       namespace,
@@ -164,6 +174,7 @@ function registerScope(app: FastifyInstance, ctx: ApiContext, base: string, scop
     const { remote, credentials, ...changes } = await readJson(request, ReplicationRuleChangesBody);
     if (Object.keys(changes).length === 0 && remote === undefined && credentials === undefined) throw badRequest('nothing to change');
     if (changes.repositories !== undefined) inScope(namespace, changes.repositories);
+    if (remote !== undefined) allowed(namespace, remote);
     const issues = triggerIssues(before.direction, changes.trigger ?? before.trigger, changes.intervalMs !== undefined ? changes.intervalMs : before.intervalMs);
     if (issues.length) throw badRequest(issues.map(([field, message]) => `${field}: ${message}`).join('; '));
     const rule = await service.store.updateRule(namespace, before.id, {
