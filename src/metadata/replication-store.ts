@@ -66,6 +66,8 @@ export interface ReplicationStore {
   createRule(rule: NewReplicationRule): Promise<ReplicationRule>;
   updateRule(namespace: string | null, id: string, changes: ReplicationRuleChanges): Promise<ReplicationRule | undefined>;
   deleteRule(namespace: string | null, id: string): Promise<ReplicationRule | undefined>;
+  /** Remove a namespace's rules and their history (the namespace is deleted); how many. */
+  deleteNamespaceRules(namespace: string): Promise<number>;
   /** Take the rule's schedule slot (false when another node took it since `previous` was read). */
   markScheduled(id: string, previous: Date | null, at: Date): Promise<boolean>;
 

@@ -128,6 +128,16 @@ export class SqlReplicationStore implements ReplicationStore {
     });
   }
 
+  async deleteNamespaceRules(namespace: string): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const ids = (await trx.selectFrom('replication_rules').select('id').where('namespace', '=', namespace).execute()).map((r) => r.id);
+      if (ids.length === 0) return 0;
+      await trx.deleteFrom('replication_runs').where('rule_id', 'in', ids).execute();
+      await trx.deleteFrom('replication_rules').where('id', 'in', ids).execute();
+      return ids.length;
+    });
+  }
+
   async markScheduled(id: string, previous: Date | null, at: Date): Promise<boolean> {
     let q = this.db.updateTable('replication_rules').set({ last_scheduled_at: at.getTime() }).where('id', '=', id);
     q = previous === null ? q.where('last_scheduled_at', 'is', null) : q.where('last_scheduled_at', '=', previous.getTime());

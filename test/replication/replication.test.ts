@@ -158,6 +158,18 @@ describe('replication', { skip: ready ? false : 'needs docker-registry (scripts/
     });
   });
 
+  test('a scheduled rule runs every intervalMs; deleting the namespace removes its rules', async () => {
+    const rule = expect(
+      await api(source, 'POST', '/namespaces/team/replication/rules', { as: ADMIN, body: { direction: 'push', remote: peer.host, repositories: 'team/*', tags: 'v1', trigger: 'schedule', intervalMs: 1000 } }),
+      201,
+    ).json.id as string;
+    const runs = await waitForRuns(source, rule, (r) => r.filter((x) => x.state === 'done').length >= 2, 'two scheduled runs', '/namespaces/team');
+    assert.ok(runs.every((r) => r.trigger === 'schedule'));
+    assert.ok(runs.filter((r) => r.state === 'done').every((r) => r.copied.blobs === 0), 'nothing left to send');
+    expect(await api(source, 'DELETE', '/namespaces/team', { as: ADMIN }), 204);
+    assert.equal(await source.app.replication.store.getRule(rule), undefined);
+  });
+
   test('a pull rule from docker-registry, run by hand, copies every platform and the referrer', async () => {
     const target = await startRegistry({ scan: { enabled: false } });
     try {
