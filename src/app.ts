@@ -50,6 +50,7 @@ import { randomUUID } from 'node:crypto';
 import { EventBus } from './events/bus.js';
 import { WebhookService } from './events/webhooks.js';
 import { TargetPolicy } from './events/targets.js';
+import { ReplicationService } from './replication/service.js';
 
 /** How long /readyz waits for each backend. */
 const READY_TIMEOUT_MS = 2_000;
@@ -97,6 +98,8 @@ export interface App {
   events: EventBus;
   /** Webhooks and their delivery queue (workers run when webhooks.enabled). */
   webhooks: WebhookService;
+  /** Replication rules, their queued runs (workers run when replication.enabled) and history. */
+  replication: ReplicationService;
   /** Prometheus metrics; other subsystems register theirs with metrics.counter() and its kin. */
   metrics: Metrics;
   /** Signing keys and pull policies per namespace. */
@@ -127,7 +130,7 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level }), options: AppOptions = {}): Promise<App> {
   const blobStore = await openBlobStore(config);
-  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, signing, sessions: sessionStore, browse, webhooks: webhookStore, auditOutbox, identity } = await openMetadataStore(config, logger);
+  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, signing, sessions: sessionStore, browse, webhooks: webhookStore, auditOutbox, identity, replication: replicationStore } = await openMetadataStore(config, logger);
   // Set up below, once metrics exist; the auditor only pokes it.
   let forwarder: AuditForwarder | undefined;
   const auditor = new Auditor(access, logger, () => forwarder?.poke());
@@ -198,6 +201,20 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     },
   });
   events.subscribe(webhooks.record);
+  const replication = new ReplicationService(replicationStore, { blobs, manifests, metadata }, {
+    work: config.replication.enabled,
+    pollMs: config.replication.pollMs,
+    leaseMs: config.replication.leaseMs,
+    maxAttempts: config.replication.maxAttempts,
+    retryBaseMs: config.replication.retryBaseMs,
+    retryMaxMs: config.replication.retryMaxMs,
+    requestTimeoutMs: config.replication.requestTimeoutMs,
+    requestRetries: config.replication.requestRetries,
+    targets: new TargetPolicy(config.replication.allowedHosts, undefined, 'replication.allowedHosts'),
+    logger,
+    emit: (e) => void events.emit(e),
+  });
+  events.subscribe(replication.record);
   events.subscribe((e) => void emitted.labels(e.kind).inc());
   const separateMetricsPort = config.metrics.port !== undefined;
   const rateLimit = config.rateLimit.enabled
@@ -295,6 +312,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     onRemoved: (e) => void events.emit({ kind: 'delete', ...e, reason: 'retention' }),
   });
   webhooks.start();
+  replication.start();
 
   const browseContext = { browse, metadata, manifests, blobs, policies, signatures, authEnabled: auth !== undefined };
   if (auth) {
@@ -318,6 +336,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       signatures,
       pullPolicies,
       webhooks,
+      replication,
       ...(limitIdentity ? { limitIdentity } : {}),
       ...(auth.sessions ? { sessions: { service: auth.sessions, secureCookies: config.ui.secureCookies } } : {}),
     };
@@ -415,6 +434,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     scans: scanService,
     events,
     webhooks,
+    replication,
     metrics,
     signing,
     signatures,
@@ -479,6 +499,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       await auditor.flush();
       await forwarder?.stop();
       await policies.flush();
+      await replication.stop();
       await events.settle();
       await webhooks.stop();
       await metadata.close();

@@ -15,6 +15,7 @@ import { exportCommand } from './export.js';
 import { importCommand } from './import.js';
 import { mirrorCommand } from './mirror.js';
 import { backupCommand, restoreCommand } from './backup.js';
+import { replicateCommand } from './replicate.js';
 import { ConfigError } from '../config/load.js';
 
 const program = new Command('registry').description('OCI Distribution v1.1 container registry').showHelpAfterError();
@@ -34,6 +35,7 @@ program.addCommand(importCommand());
 program.addCommand(mirrorCommand());
 program.addCommand(backupCommand());
 program.addCommand(restoreCommand());
+program.addCommand(replicateCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -44,7 +44,7 @@ export interface DomainServices {
  * command (import, mirror) meet the same quotas and immutable tags, and queue scans when
  * scanning is on. Pull counts and other batched writes are flushed before the stores close.
  */
-export async function withServices<T>(config: Config, fn: (services: DomainServices) => Promise<T>): Promise<T> {
+export async function withServices<T>(config: Config, fn: (services: DomainServices, store: SqlMetadataStore) => Promise<T>): Promise<T> {
   return withStores(config, async (store, blobStore, metadata) => {
     const logger = pino({ level: 'silent' });
     const policies = new NamespacePolicies(store.policies());
@@ -63,7 +63,7 @@ export async function withServices<T>(config: Config, fn: (services: DomainServi
       policies,
     );
     try {
-      return await fn({ blobs, manifests, metadata });
+      return await fn({ blobs, manifests, metadata }, store);
     } finally {
       await policies.flush();
     }

@@ -7,6 +7,14 @@ import { isValidNamespaceName } from '../auth/names.js';
 const MiB = 1024 * 1024;
 
 // Every section is strict: a misspelt key anywhere is an error, not a silently ignored setting.
+/** Hosts a target may be on: host names, `*.domain`, IP addresses and CIDR ranges (a list, or comma-separated). */
+const AllowedHosts = z
+  .preprocess(
+    (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
+    z.array(z.string().refine((h) => isAddressOrRange(h) || isHostPattern(h), 'a host name, *.domain, IP address or CIDR range')),
+  )
+  .default([]);
+
 export const ConfigSchema = z
   .object({
     http: z
@@ -294,12 +302,7 @@ export const ConfigSchema = z
          * name may resolve to public addresses only; private, loopback and link-local addresses
          * must be listed themselves (as an address or range).
          */
-        allowedHosts: z
-          .preprocess(
-            (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
-            z.array(z.string().refine((h) => isAddressOrRange(h) || isHostPattern(h), 'a host name, *.domain, IP address or CIDR range')),
-          )
-          .default([]),
+        allowedHosts: AllowedHosts,
         /** Longest a delivery may take (connect, send, answer). */
         timeoutMs: z.coerce.number().int().min(100).max(60_000).default(10_000),
         /** Attempts before a delivery is given up (`failed`); the next one of the webhook follows. */
@@ -315,6 +318,30 @@ export const ConfigSchema = z
         leaseMs: z.coerce.number().int().min(1_000).default(60_000),
         /** Finished deliveries (delivered or failed) are kept this long in the delivery log. */
         logRetentionMs: z.coerce.number().int().positive().default(7 * 24 * 3600_000),
+      })
+      .prefault({}),
+    replication: z
+      .strictObject({
+        /**
+         * Where a namespace's rules may point (as webhooks.allowedHosts; empty, the default: only
+         * administrators' system-wide rules replicate, to any registry).
+         */
+        allowedHosts: AllowedHosts,
+        /** Carry out queued replication runs and scheduled rules on this node (runs are queued either way). */
+        enabled: z.stringbool().or(z.boolean()).default(true),
+        /** How often an idle node looks for runs queued elsewhere, due for a retry, or scheduled. */
+        pollMs: z.coerce.number().int().min(10).default(5_000),
+        /** A node that does not finish a run within this long is presumed dead; another takes it. */
+        leaseMs: z.coerce.number().int().min(1_000).default(3600_000),
+        /** Attempts of a run before it is given up (`failed`). */
+        maxAttempts: z.coerce.number().int().min(1).max(100).default(6),
+        /** Delay before the first retry of a failed run; doubled per attempt up to retryMaxMs. */
+        retryBaseMs: z.coerce.number().int().nonnegative().default(30_000),
+        retryMaxMs: z.coerce.number().int().nonnegative().default(3600_000),
+        /** Per request to the other registry: longest wait for an answer (or the next bytes). */
+        requestTimeoutMs: z.coerce.number().int().min(100).default(30_000),
+        /** Per request: retries after 429, 5xx and connection errors, before the run counts as failed. */
+        requestRetries: z.coerce.number().int().min(0).max(10).default(4),
       })
       .prefault({}),
     log: z

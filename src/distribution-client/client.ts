@@ -422,17 +422,28 @@ export class DistributionClient {
   /** Every tag of the repository, following Link pagination. `pageSize` asks for pages of n. */
   async listTags(repository: string, pageSize?: number): Promise<string[]> {
     const name = this.repository(repository);
-    const tags: string[] = [];
-    let target: string | URL = `/v2/${name}/tags/list${pageSize !== undefined ? `?n=${pageSize}` : ''}`;
+    return this.listPaged(`/v2/${name}/tags/list${pageSize !== undefined ? `?n=${pageSize}` : ''}`, [`repository:${name}:pull`], 'tags', `tags in ${name}`);
+  }
+
+  /** Every repository the catalog lists (`/v2/_catalog`, following Link pagination). */
+  async listRepositories(pageSize?: number): Promise<string[]> {
+    return this.listPaged(`/v2/_catalog${pageSize !== undefined ? `?n=${pageSize}` : ''}`, ['registry:catalog:*'], 'repositories', 'repositories');
+  }
+
+  /** The strings of `key` in each page of a listing, following `Link: <...>; rel="next"`. */
+  private async listPaged(first: string, scopes: string[], key: 'tags' | 'repositories', what: string): Promise<string[]> {
+    const items: string[] = [];
+    let target: string | URL = first;
     for (let page = 0; page < MAX_PAGES; page++) {
-      const sent = await this.request({ method: 'GET', target, scopes: [`repository:${name}:pull`], headers: { Accept: 'application/json' }, ok: [200] });
-      const body = JSON.parse((await this.readLimited(sent, 64 * 1024 * 1024)).toString('utf8')) as { tags?: unknown };
-      if (Array.isArray(body.tags)) for (const t of body.tags) if (typeof t === 'string') tags.push(t);
+      const sent = await this.request({ method: 'GET', target, scopes, headers: { Accept: 'application/json' }, ok: [200] });
+      const body = JSON.parse((await this.readLimited(sent, 64 * 1024 * 1024)).toString('utf8')) as Record<string, unknown>;
+      const list = body[key];
+      if (Array.isArray(list)) for (const t of list) if (typeof t === 'string') items.push(t);
       const next = nextLink(sent.res.headers.get('link'));
-      if (!next) return tags;
+      if (!next) return items;
       target = new URL(next, new URL(sent.path, this.base));
     }
-    throw new Error(`more than ${MAX_PAGES} pages of tags in ${name}`);
+    throw new Error(`more than ${MAX_PAGES} pages of ${what}`);
   }
 
   /**

@@ -78,7 +78,7 @@ export interface QuotaExceededEvent extends EventBase {
   detail: Record<string, unknown>;
 }
 
-/** Replication does not exist yet; the event is defined so receivers can plan for it. */
+/** A replication run finished (src/replication): its repository, tag or digest when it was triggered by a push. */
 export interface ReplicationDoneEvent extends EventBase {
   kind: 'replication.done';
   digest?: string;

@@ -59,6 +59,8 @@ export class TargetPolicy {
   constructor(
     allowedHosts: readonly string[],
     private readonly resolve: Resolver = systemResolver,
+    /** The setting that lists the hosts, for the reasons given (replication has its own). */
+    private readonly setting = 'webhooks.allowedHosts',
   ) {
     for (const entry of allowedHosts) {
       const [address = '', prefix] = entry.split('/');
@@ -73,7 +75,7 @@ export class TargetPolicy {
     for (const [address, prefix, type] of SPECIAL_RANGES) this.special.addSubnet(address, prefix, type);
   }
 
-  /** The URL if it may be a webhook target; TargetRefused says why not. No DNS is asked. */
+  /** The URL if it may be a target; TargetRefused says why not. No DNS is asked. */
   check(raw: string): URL {
     let url: URL;
     try {
@@ -81,14 +83,14 @@ export class TargetPolicy {
     } catch {
       throw new TargetRefused('not a valid URL');
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TargetRefused('only http and https URLs may be webhook targets');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TargetRefused('only http and https URLs may be targets');
     if (url.username || url.password) throw new TargetRefused('credentials in the URL are not allowed (webhooks are signed instead)');
     const host = hostOf(url);
     if (isIP(host) !== 0) {
-      if (!this.addressAllowed(host, true)) throw new TargetRefused(`the address ${host} is not on webhooks.allowedHosts`);
+      if (!this.addressAllowed(host, true)) throw new TargetRefused(`the address ${host} is not on ${this.setting}`);
       return url;
     }
-    if (!this.nameAllowed(host)) throw new TargetRefused(`the host ${host} is not on webhooks.allowedHosts`);
+    if (!this.nameAllowed(host)) throw new TargetRefused(`the host ${host} is not on ${this.setting}`);
     return url;
   }
 

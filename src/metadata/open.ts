@@ -19,6 +19,7 @@ import type { WebhookStore } from './webhook-store.js';
 import type { AuditOutbox } from './audit-outbox.js';
 import type { IdentityStore } from './identity-store.js';
 import { configuredSinks } from '../audit/sinks.js';
+import type { ReplicationStore } from './replication-store.js';
 
 export async function openSqlStore(config: Config, options: { migrate?: boolean } = {}): Promise<SqlMetadataStore> {
   // Drivers other than SQLite (and the Redis cache) are loaded only when configured: pg,
@@ -55,6 +56,8 @@ export interface OpenedMetadata {
   auditOutbox: AuditOutbox;
   /** Directory (LDAP) accounts and second factors. */
   identity: IdentityStore;
+  /** Replication rules and runs, on the database itself. */
+  replication: ReplicationStore;
 }
 
 /** The metadata store (behind the Redis cache when one is configured) and the access store. */
@@ -64,7 +67,7 @@ export async function openMetadataStore(config: Config, logger: Logger): Promise
     logger.warn({ migrations: store.newerMigrations }, 'the database has migrations of a newer release (a rolling upgrade?): serving on the expanded schema');
   }
   const auditOutbox = store.auditOutbox(configuredSinks(config).map((s) => s.name));
-  const stores = { auditOutbox, identity: store.identity(), access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns(), scans: store.scans(), signing: store.signing(), sessions: store.sessions(), browse: store.browse(), webhooks: store.webhooks() };
+  const stores = { auditOutbox, identity: store.identity(), access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns(), scans: store.scans(), signing: store.signing(), sessions: store.sessions(), browse: store.browse(), webhooks: store.webhooks(), replication: store.replication() };
   if (!config.redis.url) return { metadata: store, ...stores };
   const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('./cached.js'), import('../cache/cache.js')]);
   const redis = new RedisCache(config.redis.url, logger, config.redis.keyPrefix);

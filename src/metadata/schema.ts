@@ -296,6 +296,49 @@ export interface WebhookDeliveriesTable {
   response_excerpt: NullableText;
 }
 
+export interface ReplicationRulesTable {
+  id: string;
+  /** Null: system-wide. */
+  namespace: NullableText;
+  /** push or pull. */
+  direction: string;
+  remote_url: string;
+  username: NullableText;
+  password: NullableText;
+  repositories: string;
+  tags: NullableText;
+  referrers: Flag;
+  /** event, schedule or manual. */
+  trigger: string;
+  interval_ms: NullableInt;
+  enabled: Flag;
+  last_scheduled_at: NullableInt;
+  created_by: string;
+  created_at: Int;
+  updated_at: Int;
+}
+
+export interface ReplicationRunsTable {
+  id: string;
+  rule_id: string;
+  trigger: string;
+  repository: NullableText;
+  reference: NullableText;
+  /** queued, running, done or failed. */
+  state: string;
+  attempts: Int;
+  created_at: Int;
+  not_before: Int;
+  worker: NullableText;
+  lease_until: NullableInt;
+  started_at: NullableInt;
+  finished_at: NullableInt;
+  manifests: Int;
+  blobs: Int;
+  bytes: Int;
+  error: NullableText;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -328,6 +371,8 @@ export interface Database {
   external_users: ExternalUsersTable;
   mfa_totp: MfaTotpTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
+  replication_rules: ReplicationRulesTable;
+  replication_runs: ReplicationRunsTable;
 }
 
 // --- identity (migration 0100_identity)

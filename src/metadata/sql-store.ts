@@ -25,6 +25,8 @@ import { SqlRetentionStore } from './sql-retention-store.js';
 import type { RetentionStore } from './retention-store.js';
 import { SqlScanStore } from './sql-scan-store.js';
 import { SqlWebhookStore } from './sql-webhook-store.js';
+import { SqlReplicationStore } from './sql-replication-store.js';
+import type { ReplicationStore } from './replication-store.js';
 import type { WebhookStore } from './webhook-store.js';
 import type { ScanStore } from './scan-store.js';
 import { SqlGcStore } from './sql-gc-store.js';
@@ -123,6 +125,14 @@ export class SqlMetadataStore implements MetadataStore {
   scans(): ScanStore {
     this.scanStore ??= new SqlScanStore(this.db);
     return this.scanStore;
+  }
+
+  private replicationStore: SqlReplicationStore | undefined;
+
+  /** Replication rules and their runs, on the same database. */
+  replication(): ReplicationStore {
+    this.replicationStore ??= new SqlReplicationStore(this.db);
+    return this.replicationStore;
   }
 
   private webhookStore: SqlWebhookStore | undefined;

@@ -8,6 +8,7 @@ import type { ScanService } from '../../scan/service.js';
 import type { PromotionService } from '../../registry/promotion.js';
 import type { GcReport } from '../../registry/gc.js';
 import type { WebhookService } from '../../events/webhooks.js';
+import type { ReplicationService } from '../../replication/service.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RegistryError } from '../../registry/errors.js';
@@ -46,6 +47,8 @@ export interface ApiContext {
     run(dryRun: boolean): Promise<GcReport>;
   };
   webhooks: WebhookService;
+  /** Replication rules, runs and their history. */
+  replication: ReplicationService;
   /** The per-identity rate limit, when rate limits are on. */
   limitIdentity?: IdentityLimit;
   /** Signing keys and pull policies. */

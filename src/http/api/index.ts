@@ -17,6 +17,7 @@ import { registerSigningRoutes } from './signing.js';
 import { registerSessionRoutes } from './sessions.js';
 import { registerWebhookRoutes } from './webhooks.js';
 import { registerMfaRoutes } from './mfa.js';
+import { registerReplicationRoutes } from './replication.js';
 
 export type { ApiContext } from './context.js';
 
@@ -36,4 +37,5 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
   registerSessionRoutes(app, ctx);
   registerWebhookRoutes(app, ctx);
   registerMfaRoutes(app, ctx);
+  registerReplicationRoutes(app, ctx);
 }

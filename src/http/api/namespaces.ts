@@ -100,7 +100,8 @@ export function registerNamespaceRoutes(app: FastifyInstance, ctx: ApiContext): 
     if (!(await ctx.access.deleteNamespace(namespace.name))) throw notFound('namespace not found', { namespace: namespace.name });
     ctx.authenticator.forget();
     const webhooks = await ctx.webhooks.deleteNamespace(namespace.name);
-    await audit(ctx, caller, 'namespace.delete', { namespace: namespace.name, ...(webhooks ? { webhooksRemoved: webhooks } : {}) });
+    const rules = await ctx.replication.store.deleteNamespaceRules(namespace.name);
+    await audit(ctx, caller, 'namespace.delete', { namespace: namespace.name, ...(webhooks ? { webhooksRemoved: webhooks } : {}), ...(rules ? { replicationRulesRemoved: rules } : {}) });
     return { status: 204 };
   });
 }

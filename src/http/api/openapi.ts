@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { MAX_NAMESPACE_LENGTH, MAX_PASSWORD_LENGTH, MAX_ROBOT_NAME_LENGTH, MAX_USERNAME_LENGTH, MIN_PASSWORD_LENGTH } from '../../auth/names.js';
 import { publicRoute } from './context.js';
 import { NewWebhookBody, WebhookChangesBody } from './webhooks.js';
+import { NewReplicationRuleBody, ReplicationRuleChangesBody } from './replication.js';
 
 // --- the subset of OpenAPI 3.1 this document uses
 
@@ -166,6 +167,60 @@ function webhookPaths(base: string, scope: (Parameter | Ref)[], who: string, op:
   };
 }
 
+/** The replication routes of one scope: a namespace's (owners) or the system-wide ones (administrators). */
+function replicationPaths(base: string, scope: (Parameter | Ref)[], who: string, op: string): Record<string, PathItem> {
+  const rule = [...scope, idParameter];
+  const tags = ['replication'];
+  return {
+    [base]: {
+      get: { operationId: `list${op}ReplicationRules`, summary: `replication rules (${who})`, tags, parameters: scope, responses: { '200': ok('rules', listOf('rules', 'ReplicationRule')), ...common, '404': err('NotFound') } },
+      post: {
+        operationId: `create${op}ReplicationRule`,
+        summary: `add a rule that pushes to or pulls from another registry (${who})`,
+        description:
+          'push: images here whose repository matches `repositories` (and tag `tags`) go to `remote`, with every platform of an index and, with `referrers`, ' +
+          'their signatures and SBOMs; pull: the same from `remote` into this registry. Digests are preserved; only missing blobs travel. ' +
+          'trigger `event` (push rules): each matching push queues a run; `schedule`: every `intervalMs`; `manual`: POST .../run or `registry replicate`. ' +
+          'A namespace rule covers repositories of its namespace only. The password is stored and never shown. At most 25 rules per namespace (409).',
+        tags,
+        parameters: scope,
+        requestBody: body(ref('NewReplicationRule')),
+        responses: { '201': ok('created', ref('ReplicationRule')), ...common, ...writes, '404': err('NotFound'), '409': err('Conflict') },
+      },
+    },
+    [`${base}/{id}`]: {
+      get: { operationId: `get${op}ReplicationRule`, summary: `one rule (${who})`, tags, parameters: rule, responses: { '200': ok('rule', ref('ReplicationRule')), ...common, '404': err('NotFound') } },
+      patch: {
+        operationId: `update${op}ReplicationRule`,
+        summary: `change a rule (${who})`,
+        tags,
+        parameters: rule,
+        requestBody: body(ref('ReplicationRuleChanges')),
+        responses: { '200': ok('rule', ref('ReplicationRule')), ...common, ...writes, '404': err('NotFound') },
+      },
+      delete: { operationId: `delete${op}ReplicationRule`, summary: `remove a rule and its history (${who})`, tags, parameters: rule, responses: { '204': noContent, ...common, '404': err('NotFound') } },
+    },
+    [`${base}/{id}/run`]: {
+      post: {
+        operationId: `run${op}ReplicationRule`,
+        summary: `queue a run of the whole rule now; a worker carries it out, with retries and backoff (${who})`,
+        tags,
+        parameters: rule,
+        responses: { '202': ok('queued (or already queued)', { type: 'object', properties: { queued: { type: 'boolean' }, run: ref('ReplicationRun') } }), ...common, '404': err('NotFound') },
+      },
+    },
+    [`${base}/{id}/runs`]: {
+      get: {
+        operationId: `list${op}ReplicationRuns`,
+        summary: `the rule's runs, newest first: queued, running, done and failed (${who})`,
+        tags,
+        parameters: [...rule, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } }],
+        responses: { '200': ok('runs', listOf('runs', 'ReplicationRun')), ...common, '400': err('BadRequest'), '404': err('NotFound') },
+      },
+    },
+  };
+}
+
 export const openApiDocument: OpenApiDocument = {
   openapi: '3.1.0',
   info: {
@@ -189,6 +244,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'policies', description: 'immutable tags and quotas per namespace; push and pull tracking per manifest' },
     { name: 'signing', description: 'signing keys, pull policies (signature and vulnerability requirements) per namespace; signatures of a manifest' },
     { name: 'browse', description: 'the web UI: login sessions, repository listings and manifest details' },
+    { name: 'replication', description: 'rules that push to or pull from another registry, and their runs' },
     { name: 'webhooks', description: 'signed event notifications (push, pull, delete, scan.finished, quota.exceeded, replication.done) per namespace or system-wide' },
   ],
   paths: {
@@ -523,6 +579,8 @@ export const openApiDocument: OpenApiDocument = {
     },
     ...webhookPaths('/namespaces/{name}/webhooks', [par('namespace')], 'owners, administrators', 'Namespace'),
     ...webhookPaths('/webhooks', [], 'administrators; system-wide: every namespace', 'System'),
+    ...replicationPaths('/namespaces/{name}/replication/rules', [par('namespace')], 'owners, administrators', 'Namespace'),
+    ...replicationPaths('/replication/rules', [], 'administrators; system-wide', 'System'),
     '/namespaces/{name}/quota': {
       get: {
         operationId: 'getQuota',
@@ -1014,6 +1072,48 @@ export const openApiDocument: OpenApiDocument = {
               },
             },
           },
+        },
+      },
+      NewReplicationRule: jsonSchema(NewReplicationRuleBody, 'input'),
+      ReplicationRuleChanges: jsonSchema(ReplicationRuleChangesBody, 'input'),
+      ReplicationRule: {
+        type: 'object',
+        required: ['id', 'namespace', 'direction', 'remote', 'credentials', 'repositories', 'tags', 'referrers', 'trigger', 'intervalMs', 'enabled', 'createdBy', 'createdAt', 'updatedAt'],
+        properties: {
+          id: { type: 'string' },
+          namespace: { type: ['string', 'null'], description: 'null: system-wide' },
+          direction: { type: 'string', enum: ['push', 'pull'] },
+          remote: { type: 'string' },
+          credentials: { type: ['object', 'null'], properties: { username: { type: 'string' }, password: { type: 'string', enum: ['set', 'empty'], description: 'never the password itself' } } },
+          repositories: { type: 'string', description: 'glob over repository names' },
+          tags: { type: ['string', 'null'], description: 'glob over tags; null: all' },
+          referrers: { type: 'boolean' },
+          trigger: { type: 'string', enum: ['event', 'schedule', 'manual'] },
+          intervalMs: { type: ['integer', 'null'] },
+          enabled: { type: 'boolean' },
+          lastScheduledAt: { type: ['string', 'null'], format: 'date-time' },
+          createdBy: { type: 'string' },
+          createdAt: { type: 'string', format: 'date-time' },
+          updatedAt: { type: 'string', format: 'date-time' },
+        },
+      },
+      ReplicationRun: {
+        type: 'object',
+        required: ['id', 'ruleId', 'trigger', 'state', 'attempts', 'createdAt', 'copied', 'error'],
+        properties: {
+          id: { type: 'string' },
+          ruleId: { type: 'string' },
+          trigger: { type: 'string', enum: ['event', 'schedule', 'manual'] },
+          repository: { type: ['string', 'null'], description: 'an event run: the pushed repository; null: all the rule covers' },
+          reference: { type: ['string', 'null'], description: 'an event run: the pushed tag or digest' },
+          state: { type: 'string', enum: ['queued', 'running', 'done', 'failed'] },
+          attempts: { type: 'integer' },
+          createdAt: { type: 'string', format: 'date-time' },
+          startedAt: { type: ['string', 'null'], format: 'date-time' },
+          finishedAt: { type: ['string', 'null'], format: 'date-time' },
+          nextAttemptAt: { type: ['string', 'null'], format: 'date-time', description: 'when queued: the next attempt' },
+          copied: { type: 'object', properties: { manifests: { type: 'integer' }, blobs: { type: 'integer' }, bytes: { type: 'integer' } } },
+          error: { type: ['string', 'null'], description: 'the error of the last attempt' },
         },
       },
       NewWebhook: jsonSchema(NewWebhookBody, 'input'),

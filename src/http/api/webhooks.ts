@@ -87,10 +87,10 @@ async function checked<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /** Which webhooks a route works on: a namespace's (owners, administrators) or the system-wide ones (administrators). */
-type Scope = (ctx: ApiContext, request: FastifyRequest, caller: Caller) => Promise<string | null>;
+export type Scope = (ctx: ApiContext, request: FastifyRequest, caller: Caller) => Promise<string | null>;
 
-const namespaceScope: Scope = async (ctx, request, caller) => (await managedNamespace(ctx, caller, param(request, 'name'))).namespace.name;
-const systemScope: Scope = async (_ctx, _request, caller) => {
+export const namespaceScope: Scope = async (ctx, request, caller) => (await managedNamespace(ctx, caller, param(request, 'name'))).namespace.name;
+export const systemScope: Scope = async (_ctx, _request, caller) => {
   requireAdmin(caller);
   return null;
 };

@@ -411,6 +411,55 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
           .execute();
       },
     },
+    // Replication rules (per namespace, or system-wide when namespace is null) and their runs:
+    // a run is a queued job (claimed with a lease like scan jobs, retried with backoff) and,
+    // once finished, the rule's history. The remote password is stored; the API never shows it.
+    '0110_replication': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('replication_rules')
+          .addColumn('id', text(64), (c) => c.primaryKey())
+          .addColumn('namespace', text(255))
+          .addColumn('direction', text(8), (c) => c.notNull())
+          .addColumn('remote_url', text(2048), (c) => c.notNull())
+          .addColumn('username', text(255))
+          .addColumn('password', text(1024))
+          .addColumn('repositories', text(255), (c) => c.notNull())
+          .addColumn('tags', text(255))
+          .addColumn('referrers', 'integer', (c) => c.notNull().defaultTo(1))
+          .addColumn('trigger', text(16), (c) => c.notNull())
+          .addColumn('interval_ms', 'bigint')
+          .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
+          .addColumn('last_scheduled_at', 'bigint')
+          .addColumn('created_by', text(255), (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('replication_rules_namespace').on('replication_rules').column('namespace').execute();
+        await db.schema
+          .createTable('replication_runs')
+          .addColumn('id', text(64), (c) => c.primaryKey())
+          .addColumn('rule_id', text(64), (c) => c.notNull().references('replication_rules.id').onDelete('cascade'))
+          .addColumn('trigger', text(16), (c) => c.notNull())
+          .addColumn('repository', text(255))
+          .addColumn('reference', text(200))
+          .addColumn('state', text(16), (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('not_before', 'bigint', (c) => c.notNull())
+          .addColumn('worker', text(64))
+          .addColumn('lease_until', 'bigint')
+          .addColumn('started_at', 'bigint')
+          .addColumn('finished_at', 'bigint')
+          .addColumn('manifests', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('blobs', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('error', 'text')
+          .execute();
+        await db.schema.createIndex('replication_runs_due').on('replication_runs').columns(['state', 'not_before']).execute();
+        await db.schema.createIndex('replication_runs_rule').on('replication_runs').columns(['rule_id', 'created_at']).execute();
+      },
+    },
   };
 }
 
