@@ -125,7 +125,7 @@ export class ProxyCache {
     const digest = parseDigest(digestValue).value;
     const local = await this.storedBlob(repository, digest);
     if (local) return { kind: 'stored', blob: local };
-    const running = this.blobFetches.get(digest);
+    const running = fetch ? this.blobFetches.get(digest) : undefined;
     if (running) {
       await running.stored.catch(() => {
         throw new RegistryError('UNAVAILABLE', `the blob could not be fetched from upstream ${target.upstream.config.url}`, { digest, upstream: target.upstream.config.url });
@@ -193,6 +193,9 @@ export class ProxyCache {
 
   private async fetchBlob(target: Target, repository: string, digest: string): Promise<ProxiedBlob> {
     let stored!: Promise<void>;
+    const forget = () => {
+      if (this.blobFetches.get(digest) === entry) this.blobFetches.delete(digest);
+    };
     const started = this.upstreamCall(target, () => target.upstream.client.getBlob(target.remote, digest)).then((res) => {
       if (!res) throw notFound(target, 'BLOB_UNKNOWN', { digest });
       const toStore = new PassThrough();
@@ -202,7 +205,9 @@ export class ProxyCache {
       toClient.on('error', () => undefined);
       const commit = this.blobs.putMonolithic(repository, digest, { body: toStore, ...(res.size >= 0 ? { length: res.size } : {}) });
       stored = commit.then(() => undefined);
-      commit.catch((err: unknown) => {
+      // The fetch is forgotten before its client is cut off: a retry starts a fetch of its own.
+      commit.then(forget, (err: unknown) => {
+        forget();
         res.stream.destroy();
         toClient.destroy(err instanceof Error ? err : new Error(String(err)));
         this.options.logger?.warn({ err, repository, digest, upstream: target.upstream.config.url }, 'blob not cached');
@@ -212,10 +217,7 @@ export class ProxyCache {
     });
     const entry: BlobFetch = { repository, stored: started.then(() => stored) };
     this.blobFetches.set(digest, entry);
-    entry.stored.then(
-      () => this.blobFetches.delete(digest),
-      () => this.blobFetches.delete(digest),
-    );
+    entry.stored.then(forget, forget);
     const { size, stream } = await started;
     return { kind: 'upstream', digest, size, stream };
   }
@@ -249,6 +251,7 @@ function shared(running: Map<string, Promise<void>>, key: string, work: () => Pr
  * Copy `source` into the store and to the client at the pace of the slower one. The client's
  * last chunk is held back until the source ended (its digest verified), so a client never gets
  * a complete body of bytes that failed verification. A client that goes away stops nothing.
+ * On a failure only the store is told; its writer's failure then cuts the client off.
  */
 async function tee(source: Readable, store: Writable, client: Writable): Promise<void> {
   let held: Buffer | undefined;
@@ -265,9 +268,8 @@ async function tee(source: Readable, store: Writable, client: Writable): Promise
     store.end();
     if (open(client)) client.end(held);
   } catch (err) {
-    const error = err instanceof Error ? err : new Error(String(err));
-    store.destroy(error);
-    client.destroy(error);
+    // The store's writer fails on this; the client is cut off once the failed write is cleaned up.
+    store.destroy(err instanceof Error ? err : new Error(String(err)));
   }
 }
 
