@@ -228,7 +228,7 @@ export const ConfigSchema = z
          */
         upstreams: z
           .preprocess(
-            (v) => (typeof v === 'string' ? JSON.parse(v) : v),
+            (v) => (typeof v === 'string' ? parseJson(v) : v),
             z.array(
               z.strictObject({
                 namespace: z.string().regex(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/, 'a single-segment namespace name'),
@@ -277,6 +277,15 @@ export const ConfigSchema = z
   });
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** A JSON value from an environment variable; text that is not JSON is left for the schema to refuse. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
 
 /** `10.0.0.1`, `::1`, `10.0.0.0/8` or `fd00::/8`. */
 export function isAddressOrRange(value: string): boolean {
