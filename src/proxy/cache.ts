@@ -5,7 +5,7 @@
 // every concurrent request for the same tag or blob on this node.
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { DistributionClient, DistributionError, type Descriptor } from '../distribution-client/index.js';
+import { DigestMismatchError, DistributionClient, DistributionError, type Descriptor } from '../distribution-client/index.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { BlobInfo, BlobService } from '../registry/blobs.js';
 import type { ManifestService } from '../registry/manifests.js';
@@ -228,7 +228,8 @@ export class ProxyCache {
       return await call();
     } catch (err) {
       if (err instanceof DistributionError && err.status === 404) return undefined;
-      const reason = err instanceof DistributionError ? `answered ${err.status}` : 'could not be reached';
+      const reason =
+        err instanceof DistributionError ? `answered ${err.status}` : err instanceof DigestMismatchError ? 'sent content that does not match its digest' : 'could not be reached';
       throw new RegistryError('UNAVAILABLE', `upstream ${target.upstream.config.url} ${reason}`, { upstream: target.upstream.config.url });
     }
   }

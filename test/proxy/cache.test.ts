@@ -145,6 +145,20 @@ describe('pull-through cache', { skip: ready ? false : 'needs skopeo and docker-
     assert.deepEqual((await peer.requests()).slice(mark), [], 'checked again only after the TTL');
   });
 
+  test('garbage collection keeps cached images whose blobs are not fetched yet; what is missing is fetched again', async () => {
+    const [a, b] = fixture.images;
+    // fast/team/app holds the index (v1) and b (moving) as manifests only: no blob was pulled there.
+    const report = await reg.app.collectGarbage({ reviewDelayMs: 0, deleteUntaggedManifests: true });
+    assert.equal(report.errors, 0);
+    for (const image of [a!, b!]) assert.ok(await reg.app.metadata.getManifest('fast/team/app', image.descriptor.digest), 'cached manifests stay');
+    await assertHolds(reg.url, 'hub/team/app', fixtureBlobs(fixture), manifestDigests(fixture));
+    const blobsOfB = new Map([[b!.configDigest, b!.config], ...b!.layers.map((l) => [l.digest, l.gz] as [string, Buffer])]);
+    await assertHolds(reg.url, 'fast/team/app', blobsOfB, new Set());
+    // A cached manifest removed here (as a collection of an untagged one would) is fetched again.
+    assert.ok(await reg.app.metadata.deleteManifest('fast/team/app', a!.descriptor.digest));
+    await assertHolds(reg.url, 'fast/team/app', new Map([[a!.descriptor.digest, a!.manifest]]), new Set([a!.descriptor.digest]));
+  });
+
   test('10 concurrent GETs of one uncached blob: one upstream GET, every client gets the bytes', async () => {
     const bytes = randomBytes(3 * 1024 * 1024);
     const digest = await pushBlobUpstream('team/big', bytes);
