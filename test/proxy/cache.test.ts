@@ -180,6 +180,21 @@ describe('pull-through cache', { skip: ready ? false : 'needs skopeo and docker-
     assert.equal((await reg.app.metadata.getBlobLink('hub/team/big', digest))?.size, bytes.length);
   });
 
+  test('a client that goes away mid-blob does not stop the fetch: the blob is cached all the same', async () => {
+    const bytes = randomBytes(4 * 1024 * 1024);
+    const digest = await pushBlobUpstream('team/left', bytes);
+    const controller = new AbortController();
+    const res = await fetch(`${reg.url}/v2/hub/team/left/blobs/${digest}`, { signal: controller.signal });
+    assert.equal(res.status, 200);
+    controller.abort();
+    let link;
+    for (let i = 0; i < 100 && !(link = await reg.app.metadata.getBlobLink('hub/team/left', digest)); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(link?.size, bytes.length, 'cached after the client left');
+    const again = await fetch(`${reg.url}/v2/hub/team/left/blobs/${digest}`);
+    assert.ok(Buffer.from(await again.arrayBuffer()).equals(bytes));
+    assert.equal(await blobGets(digest), 1);
+  });
+
   test('an upstream answering 500: a clear 503, nothing cached; fetched once the upstream recovers', async () => {
     const bytes = randomBytes(200_000);
     const digest = await pushBlobUpstream('team/flaky', bytes);
