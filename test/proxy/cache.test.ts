@@ -20,7 +20,7 @@ import { DistributionClient } from '../../src/distribution-client/index.js';
 const ready = (await hasCommand('skopeo')) && (await dockerRegistryAvailable());
 const ACCEPT = `${OCI_INDEX}, ${OCI_MANIFEST}`;
 
-type Fault = 'none' | 'down' | 'error' | 'stall' | 'slow';
+type Fault = 'none' | 'down' | 'error' | 'stall' | 'slow' | 'corrupt';
 
 /** An HTTP front for the peer whose blob GETs (or every request, when down) can be made to fail. */
 async function startFront(target: string): Promise<{ server: Server; url: string; setFault(f: Fault): void }> {
@@ -41,6 +41,7 @@ async function startFront(target: string): Promise<{ server: Server; url: string
     res.writeHead(upstream.status, out);
     // Half the bytes, then nothing more (longer than the cache's upstream timeout).
     if (fault === 'stall' && blobGet) return void res.write(body.subarray(0, body.length >> 1));
+    if (fault === 'corrupt' && blobGet) body[body.length - 1] ^= 0xff;
     res.end(body);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -178,6 +179,20 @@ describe('pull-through cache', { skip: ready ? false : 'needs skopeo and docker-
     }
     assert.equal(await blobGets(digest), 1, 'one upstream blob GET');
     assert.equal((await reg.app.metadata.getBlobLink('hub/team/big', digest))?.size, bytes.length);
+  });
+
+  test('an upstream sending bytes that do not match the digest: the client never gets the whole body, nothing cached', async () => {
+    const bytes = randomBytes(300_000);
+    const digest = await pushBlobUpstream('team/bad', bytes);
+    front.setFault('corrupt');
+    try {
+      const res = await fetch(`${reg.url}/v2/hub/team/bad/blobs/${digest}`, { signal: AbortSignal.timeout(20_000) });
+      assert.equal(res.status, 200, 'the answer starts before the digest can be known');
+      await assert.rejects(res.arrayBuffer(), 'the body is cut before its last chunk');
+    } finally {
+      front.setFault('none');
+    }
+    assert.equal(await reg.app.metadata.getBlobLink('hub/team/bad', digest), undefined, 'nothing cached');
   });
 
   test('a client that goes away mid-blob does not stop the fetch: the blob is cached all the same', async () => {
