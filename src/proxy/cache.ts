@@ -58,6 +58,7 @@ export class ProxyCache {
   /** When each `repository:tag` was last compared with the upstream (this node only). */
   private readonly checked = new Map<string, number>();
   private readonly tagChecks = new Map<string, Promise<void>>();
+  private readonly manifestFetches = new Map<string, Promise<void>>();
   private readonly blobFetches = new Map<string, BlobFetch>();
 
   constructor(
@@ -104,7 +105,7 @@ export class ProxyCache {
     const ref = parseReference(reference);
     if (ref.kind === 'digest') {
       if (await this.metadata.getManifest(repository, ref.digest)) return;
-      await this.fetchManifest(target, repository, ref.digest);
+      await shared(this.manifestFetches, `${repository}@${ref.digest}`, () => this.fetchManifest(target, repository, ref.digest));
       return;
     }
     const key = `${repository}:${ref.tag}`;
