@@ -65,6 +65,15 @@ describe('pull-through cache', { skip: ready ? false : 'needs skopeo and docker-
   let upstream: DistributionClient;
   const skopeo = (...args: string[]) => run('skopeo', ['--insecure-policy', ...args], { timeoutMs: 90_000, env });
   const blobGets = async (digest: string) => (await peer.requests()).filter((r) => r.method === 'GET' && r.path.endsWith(`/blobs/${digest}`)).length;
+  /** Run `work` while the front fails the way `fault` says. */
+  const withFault = async <T>(fault: Fault, work: () => Promise<T>): Promise<T> => {
+    front.setFault(fault);
+    try {
+      return await work();
+    } finally {
+      front.setFault('none');
+    }
+  };
   const pushBlobUpstream = async (repo: string, bytes: Buffer) => {
     await upstream.pushBlob(repo, { digest: sha256(bytes), size: bytes.length }, () => Readable.from([bytes]));
     return sha256(bytes);
@@ -117,8 +126,7 @@ describe('pull-through cache', { skip: ready ? false : 'needs skopeo and docker-
   test('with the upstream down: cached tags and blobs are served, an uncached tag is a clear 503', async () => {
     await manifestDigest(reg.url, 'fast/team/app', 'v1');
     await new Promise((r) => setTimeout(r, 2100)); // the tag is due for a check now
-    front.setFault('down');
-    try {
+    await withFault('down', async () => {
       const out = join(work, 'offline');
       await skopeo('copy', '--all', '--src-tls-verify=false', `docker://${reg.host}/hub/team/app:v1`, `oci:${out}:v1`);
       await assertHolds(reg.url, 'hub/team/app', fixtureBlobs(fixture), manifestDigests(fixture));
@@ -128,9 +136,7 @@ describe('pull-through cache', { skip: ready ? false : 'needs skopeo and docker-
       const body = (await res.json()) as { errors: { code: string; message: string }[] };
       assert.equal(body.errors[0]!.code, 'UNAVAILABLE');
       assert.ok(body.errors[0]!.message.includes(front.url), body.errors[0]!.message);
-    } finally {
-      front.setFault('none');
-    }
+    });
   });
 
   test('a tag moved upstream is seen after its TTL, not before', async () => {
@@ -163,8 +169,7 @@ describe('pull-through cache', { skip: ready ? false : 'needs skopeo and docker-
   test('10 concurrent GETs of one uncached blob: one upstream GET, every client gets the bytes', async () => {
     const bytes = randomBytes(3 * 1024 * 1024);
     const digest = await pushBlobUpstream('team/big', bytes);
-    front.setFault('slow');
-    try {
+    await withFault('slow', async () => {
       const bodies = await Promise.all(
         Array.from({ length: 10 }, async () => {
           const res = await fetch(`${reg.url}/v2/hub/team/big/blobs/${digest}`, { signal: AbortSignal.timeout(20_000) });
@@ -174,9 +179,7 @@ describe('pull-through cache', { skip: ready ? false : 'needs skopeo and docker-
         }),
       );
       for (const body of bodies) assert.ok(body.equals(bytes), 'byte for byte');
-    } finally {
-      front.setFault('none');
-    }
+    });
     assert.equal(await blobGets(digest), 1, 'one upstream blob GET');
     assert.equal((await reg.app.metadata.getBlobLink('hub/team/big', digest))?.size, bytes.length);
   });
@@ -184,14 +187,11 @@ describe('pull-through cache', { skip: ready ? false : 'needs skopeo and docker-
   test('an upstream sending bytes that do not match the digest: the client never gets the whole body, nothing cached', async () => {
     const bytes = randomBytes(300_000);
     const digest = await pushBlobUpstream('team/bad', bytes);
-    front.setFault('corrupt');
-    try {
+    await withFault('corrupt', async () => {
       const res = await fetch(`${reg.url}/v2/hub/team/bad/blobs/${digest}`, { signal: AbortSignal.timeout(20_000) });
       assert.equal(res.status, 200, 'the answer starts before the digest can be known');
       await assert.rejects(res.arrayBuffer(), 'the body is cut before its last chunk');
-    } finally {
-      front.setFault('none');
-    }
+    });
     assert.equal(await reg.app.metadata.getBlobLink('hub/team/bad', digest), undefined, 'nothing cached');
   });
 
@@ -213,16 +213,13 @@ describe('pull-through cache', { skip: ready ? false : 'needs skopeo and docker-
   test('an upstream answering 500: a clear 503, nothing cached; fetched once the upstream recovers', async () => {
     const bytes = randomBytes(200_000);
     const digest = await pushBlobUpstream('team/flaky', bytes);
-    front.setFault('error');
-    try {
+    await withFault('error', async () => {
       const res = await fetch(`${reg.url}/v2/hub/team/flaky/blobs/${digest}`, { signal: AbortSignal.timeout(20_000) });
       assert.equal(res.status, 503);
       const body = (await res.json()) as { errors: { code: string; message: string }[] };
       assert.equal(body.errors[0]!.code, 'UNAVAILABLE');
       assert.match(body.errors[0]!.message, /answered 500/);
-    } finally {
-      front.setFault('none');
-    }
+    });
     assert.equal(await reg.app.metadata.getBlobLink('hub/team/flaky', digest), undefined, 'nothing cached');
     const again = await fetch(`${reg.url}/v2/hub/team/flaky/blobs/${digest}`);
     assert.equal(again.status, 200);
@@ -232,8 +229,7 @@ describe('pull-through cache', { skip: ready ? false : 'needs skopeo and docker-
   test('an upstream that stalls mid-blob: the client is cut off, no partial blob cached', async () => {
     const bytes = randomBytes(500_000);
     const digest = await pushBlobUpstream('team/slow', bytes);
-    front.setFault('stall');
-    try {
+    await withFault('stall', async () => {
       const res = await fetch(`${reg.url}/v2/hub/team/slow/blobs/${digest}`, { signal: AbortSignal.timeout(20_000) });
       await assert.rejects(async () => {
         const got = Buffer.from(await res.arrayBuffer());
@@ -241,9 +237,7 @@ describe('pull-through cache', { skip: ready ? false : 'needs skopeo and docker-
         assert.notEqual(got.length, bytes.length);
         throw new Error('truncated');
       });
-    } finally {
-      front.setFault('none');
-    }
+    });
     assert.equal(await reg.app.metadata.getBlobLink('hub/team/slow', digest), undefined, 'nothing cached');
     const head = await fetch(`${reg.url}/v2/hub/team/slow/blobs/${digest}`, { method: 'HEAD' });
     assert.equal(head.status, 200, 'HEAD answers from the upstream');
