@@ -30,5 +30,5 @@ run_tests dist/test/
 
 echo "== API, client, garbage-collection, signing and backup suites again on S3 + PostgreSQL + Redis =="
 # (The cluster test runs on the scale-out backends in the first pass already.)
-mapfile -t again < <(find dist/test/http dist/test/e2e dist/test/gc dist/test/signing dist/test/events dist/test/backup -name '*.test.js' ! -name 'cluster.test.js' | sort)
+mapfile -t again < <(find dist/test/http dist/test/e2e dist/test/gc dist/test/signing dist/test/events dist/test/backup dist/test/proxy -name '*.test.js' ! -name 'cluster.test.js' | sort)
 TEST_BACKEND=scaleout run_tests "${again[@]}"

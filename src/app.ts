@@ -51,6 +51,7 @@ import { EventBus } from './events/bus.js';
 import { WebhookService } from './events/webhooks.js';
 import { TargetPolicy } from './events/targets.js';
 import { ReplicationService } from './replication/service.js';
+import { ProxyCache } from './proxy/cache.js';
 
 /** How long /readyz waits for each backend. */
 const READY_TIMEOUT_MS = 2_000;
@@ -226,8 +227,10 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   const limitIdentity = rateLimit ? identityLimit(rateLimit.limiter, rateLimit.onRefused) : undefined;
   const guard = auth?.guard ?? openGuard;
 
+  const proxy = config.proxy.upstreams.length ? new ProxyCache(config.proxy.upstreams, metadata, manifests, blobs, { allowPush: config.proxy.allowPush, logger }) : undefined;
+
   const server = buildServer(
-    { blobs, manifests, manifestMaxBytes: config.limits.manifestMaxBytes, guard: limitIdentity ? rateLimitedGuard(guard, limitIdentity) : guard, auditor },
+    { blobs, manifests, manifestMaxBytes: config.limits.manifestMaxBytes, guard: limitIdentity ? rateLimitedGuard(guard, limitIdentity) : guard, auditor, ...(proxy ? { proxy } : {}) },
     {
       logger,
       headersTimeoutMs: config.http.headersTimeoutMs,

@@ -344,6 +344,36 @@ export const ConfigSchema = z
         requestRetries: z.coerce.number().int().min(0).max(10).default(4),
       })
       .prefault({}),
+    proxy: z
+      .strictObject({
+        /**
+         * Pull-through caches: each upstream registry is mapped to a local namespace
+         * (`dockerhub/library/alpine` pulls `library/alpine` from the upstream). A YAML list, or a
+         * JSON array in REGISTRY_PROXY_UPSTREAMS.
+         */
+        upstreams: z
+          .preprocess(
+            (v) => (typeof v === 'string' ? parseJsonOr(v) : v),
+            z.array(
+              z.strictObject({
+                namespace: z.string().regex(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/, 'a single-segment namespace name'),
+                /** `https://host[:port]`, `host[:port]` (plain http only for loopback) or `docker.io`. */
+                url: z.string().min(1),
+                username: z.string().min(1).optional(),
+                password: z.string().min(1).optional(),
+                /** How long a cached tag is served before the upstream is asked again (HEAD). */
+                tagTtlSeconds: z.coerce.number().int().nonnegative().default(300),
+                /** Longest wait for the upstream's answer, and for each pause in a blob it sends. */
+                timeoutMs: z.coerce.number().int().min(100).default(30_000),
+              }),
+            ),
+          )
+          .default([])
+          .refine((list) => new Set(list.map((u) => u.namespace)).size === list.length, 'each namespace may have one upstream only'),
+        /** Accept pushes into proxied namespaces (refused with DENIED by default). */
+        allowPush: z.stringbool().or(z.boolean()).default(false),
+      })
+      .prefault({}),
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

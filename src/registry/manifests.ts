@@ -5,7 +5,7 @@ import { digestOf, looksLikeDigest, parseDigest } from './digest.js';
 import { checkName, checkTag } from './names.js';
 import { parseManifest, requiredBlobs, type ParsedManifest } from './manifest.js';
 import { MANIFEST_MEDIA_TYPES, MediaType, accepts, type ManifestMediaType } from './media-types.js';
-import { MissingReferencesError, TagConflictError, type ManifestRecord, type MetadataStore, type ReferrerRecord } from '../metadata/store.js';
+import { MissingReferencesError, TagConflictError, type ManifestRecord, type MetadataStore, type NewManifest, type ReferrerRecord } from '../metadata/store.js';
 import { noPolicies, type RegistryPolicies } from './policies.js';
 import type { Identity } from '../auth/model.js';
 import type { RequestInfo } from '../events/model.js';
@@ -80,17 +80,7 @@ export class ManifestService {
     await this.policies.checkRepositoryCreate(repository);
     // Checked again inside the store's transaction: a collection may have run meanwhile.
     await this.metadata.putManifest({
-      repository,
-      digest,
-      mediaType: manifest.mediaType,
-      artifactType: manifest.artifactType ?? null,
-      subjectDigest: manifest.subject?.digest.value ?? null,
-      annotations: manifest.annotations ?? null,
-      content: body,
-      references: [
-        ...requiredBlobs(manifest).map((d) => ({ digest: d.digest.value, kind: 'blob' as const })),
-        ...manifest.manifests.map((d) => ({ digest: d.digest.value, kind: 'manifest' as const })),
-      ],
+      ...manifestRow(repository, digest, manifest, body),
       ...(ref.kind === 'tag' ? { tag: ref.tag } : {}),
       verifyReferences: true,
       tagImmutable: immutableTag !== undefined,
@@ -113,6 +103,17 @@ export class ManifestService {
       ...(request ? { request } : {}),
     });
     return { digest, ...(manifest.subject ? { subject: manifest.subject.digest.value } : {}) };
+  }
+
+  /**
+   * A manifest a pull-through cache fetched from its upstream (digest already verified), stored
+   * as it is and optionally tagged. Its blobs and child manifests are not checked: they arrive
+   * later, when clients ask for them (the cache fetches them on demand).
+   */
+  async putCached(repository: string, digest: string, body: Buffer, contentType: string, tag?: string): Promise<void> {
+    checkName(repository);
+    const manifest = parseManifest(body, contentType);
+    await this.metadata.putManifest({ ...manifestRow(repository, digest, manifest, body), ...(tag !== undefined ? { tag } : {}), verifyReferences: false });
   }
 
   private async checkReferences(repository: string, manifest: ParsedManifest): Promise<void> {
@@ -189,6 +190,23 @@ export class ManifestService {
     const rows = await this.metadata.listReferrers(repository, digest, artifactType);
     return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: rows.map(toDescriptor) };
   }
+}
+
+/** The stored form of a parsed manifest: its fields and what it references. */
+function manifestRow(repository: string, digest: string, manifest: ParsedManifest, body: Buffer): NewManifest {
+  return {
+    repository,
+    digest,
+    mediaType: manifest.mediaType,
+    artifactType: manifest.artifactType ?? null,
+    subjectDigest: manifest.subject?.digest.value ?? null,
+    annotations: manifest.annotations ?? null,
+    content: body,
+    references: [
+      ...requiredBlobs(manifest).map((d) => ({ digest: d.digest.value, kind: 'blob' as const })),
+      ...manifest.manifests.map((d) => ({ digest: d.digest.value, kind: 'manifest' as const })),
+    ],
+  };
 }
 
 function toDescriptor(r: ReferrerRecord): ReferrerDescriptor {

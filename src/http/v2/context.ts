@@ -4,6 +4,7 @@ import type { BlobService } from '../../registry/blobs.js';
 import type { ManifestService } from '../../registry/manifests.js';
 import type { Guard, RequestAccess } from '../guard.js';
 import type { Auditor } from '../../auth/audit.js';
+import type { ProxyCache } from '../../proxy/cache.js';
 
 export interface V2Context {
   blobs: BlobService;
@@ -12,6 +13,8 @@ export interface V2Context {
   /** Who may do what; `openGuard` when access control is off. */
   guard: Guard;
   auditor?: Auditor;
+  /** The pull-through cache, when upstreams are configured. */
+  proxy?: ProxyCache;
 }
 
 export type V2Handler = (

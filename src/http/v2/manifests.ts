@@ -49,6 +49,7 @@ async function readLimited(request: FastifyRequest, limit: number): Promise<Buff
 
 export const getManifest: V2Handler = async (ctx, request, reply, { name, reference }, access) => {
   const pull = request.method === 'GET';
+  await ctx.proxy?.refreshManifest(name!, reference!);
   const manifest = await ctx.manifests.get(name!, reference!, parseAccept(request.headers.accept), { countPull: pull, identity: access.identity, ...(pull ? { origin: origin(request, access) } : {}) });
   reply
     .code(200)

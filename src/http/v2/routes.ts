@@ -91,7 +91,9 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
       }
       const params: Record<string, string> = {};
       route.params.forEach((p, i) => (params[p] = match[i + 1]!));
-      const access = await ctx.guard(request, requirementOf(route, request.method, params));
+      const requirement = requirementOf(route, request.method, params);
+      const access = await ctx.guard(request, requirement);
+      if (requirement.kind === 'repository' && requirement.actions.includes('push')) ctx.proxy?.checkPush(requirement.name);
       await handler(ctx, request, reply, params, access);
       if (ctx.auditor && reply.statusCode < 300) recordAudit(ctx, route, request, reply, params, actorName(access.identity));
       return reply;
