@@ -5,7 +5,8 @@ import { expectStatus, pushMonolithic, type Client } from '../lib/http.js';
 import { run } from '../lib/proc.js';
 import { fmt, measure, mibLabel, serverNotes, type BenchContext, type Row } from '../lib/context.js';
 
-async function downloads(client: Client, path: string, size: number, streams: number, seconds: number, maxCount: number): Promise<{ count: number; bytes: number }> {
+/** Download `path` over and over from `streams` keep-alive streams until the time or count runs out. */
+export async function downloads(client: Client, path: string, size: number, streams: number, seconds: number, maxCount: number): Promise<{ count: number; bytes: number }> {
   const deadline = performance.now() + seconds * 1000;
   let started = 0;
   let bytes = 0;
@@ -22,13 +23,20 @@ async function downloads(client: Client, path: string, size: number, streams: nu
   return { count: started, bytes };
 }
 
+/** The blob every round and target downloads (the same bytes, so nginx can serve its file). */
+export function blobGetData(settings: BenchContext['settings']): PatternData {
+  return new PatternData('blob-get', settings.blobGetSize);
+}
+
 export async function blobGet(ctx: BenchContext): Promise<Row[]> {
   const { blobGetSize: size, blobGetSeconds: seconds, blobGetMaxDownloads: maxCount } = ctx.settings;
   const repo = 'bench/blobs';
-  const data = new PatternData('blob-get', size);
-  ctx.log(`blob GET: pushing a ${mibLabel(size)} blob`);
-  await pushMonolithic(ctx.client, repo, data);
+  const data = blobGetData(ctx.settings);
   const path = `/v2/${repo}/blobs/${data.digest()}`;
+  if ((await ctx.client.request('HEAD', path)).status !== 200) {
+    ctx.log(`blob GET: pushing a ${mibLabel(size)} blob`);
+    await pushMonolithic(ctx.client, repo, data);
+  }
   await downloads(ctx.client, path, size, 1, 0, 1); // warm-up: one untimed download
   const rows: Row[] = [];
   for (const streams of [1, 8]) {
