@@ -15,6 +15,8 @@
 //   --registry-cli <js>  benchmark another build's dist/src/cli/main.js (A/B comparisons)
 //   --vs docker-registry also run every workload against CNCF Distribution (Debian's
 //                        docker-registry), interleaved round by round, and print each ratio
+//   --cpu-prof <dir>     run the registry under test with node --cpu-prof, profiles written to <dir>
+//                        when it stops (open them in Chrome DevTools or speedscope for flame graphs)
 //   --rounds <n>         interleaved rounds (default 1; 3 with --vs, 2 with --vs --quick)
 import { cpus, totalmem, release, tmpdir, hostname, loadavg } from 'node:os';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -78,6 +80,7 @@ async function main(): Promise<number> {
       'postgres-url': { type: 'string' },
       vs: { type: 'string' },
       rounds: { type: 'string' },
+      'cpu-prof': { type: 'string' },
     },
   });
   if (values.vs !== undefined && values.vs !== 'docker-registry') throw new Error(`--vs: only docker-registry is supported, got '${values.vs}'`);
@@ -138,12 +141,15 @@ async function main(): Promise<number> {
   if (cli !== CLI) console.log(`registry under test: ${cli}`);
   console.log('');
 
+  const profileDir = values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']);
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const registries = new Map<string, RegistryProcess>();
   const spawnNamed = async (kind: TargetKind, name: string, options: { env?: Record<string, string>; dataDir?: string } = {}) => {
     const dataDir = options.dataDir ?? join(tmp, name);
     mkdirSync(dataDir, { recursive: true });
     const registry =
-      kind === 'registry' ? await startRegistry(dataDir, join(tmp, `${name}.log`), logLevel, cli, options.env) : await startDistribution(dataDir, join(tmp, `${name}.log`));
+      kind === 'registry' ? await startRegistry(dataDir, join(tmp, `${name}.log`), logLevel, cli, options.env, nodeArgs) : await startDistribution(dataDir, join(tmp, `${name}.log`));
     registries.set(name, registry);
     return { registry, dataDir };
   };

@@ -87,13 +87,13 @@ export function healthy(port: number, path = '/healthz'): Promise<boolean> {
  * picked is read from its "registry listening" line; at quieter levels a free port is
  * picked first and /healthz is polled.
  */
-export async function startRegistry(dataDir: string, logFile: string, logLevel: string, cli = CLI, extraEnv: Record<string, string> = {}): Promise<RegistryProcess> {
+export async function startRegistry(dataDir: string, logFile: string, logLevel: string, cli = CLI, extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): Promise<RegistryProcess> {
   const announces = ['info', 'debug', 'trace'].includes(logLevel);
   const chosenPort = announces ? 0 : await freePort();
   return spawnServer({
     what: 'registry',
     cmd: process.execPath,
-    args: [cli, 'serve', '--host', '127.0.0.1', '--port', String(chosenPort), '--data-dir', dataDir, '--log-level', logLevel],
+    args: [...nodeArgs, cli, 'serve', '--host', '127.0.0.1', '--port', String(chosenPort), '--data-dir', dataDir, '--log-level', logLevel],
     // Only the defaults (filesystem + SQLite, no Redis): nothing inherited from REGISTRY_*;
     // a workload may set some explicitly (e.g. the scale workload's PostgreSQL).
     env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_'))), REGISTRY_LOG_LEVEL: logLevel, ...extraEnv },

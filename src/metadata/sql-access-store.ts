@@ -15,6 +15,8 @@ import type {
   Visibility,
 } from '../auth/model.js';
 import type { AccessStore, NewRobot, NewUser } from './access-store.js';
+import type { SqlDialect } from './migrations/index.js';
+import { relaxedTransaction } from './relaxed-commit.js';
 import { toNumber, type AuditTable, type Database, type NamespacesTable, type RobotsTable, type UsersTable } from './schema.js';
 
 const flag = (value: boolean): number => (value ? 1 : 0);
@@ -92,7 +94,10 @@ function auditRow(event: NewAuditEvent, now: number): Insertable<AuditTable> {
 }
 
 export class SqlAccessStore implements AccessStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: SqlDialect,
+  ) {}
 
   // --- users
 
@@ -317,7 +322,8 @@ export class SqlAccessStore implements AccessStore {
     if (events.length === 0) return;
     const now = Date.now();
     const rows = events.map((e) => auditRow(e, now));
-    await this.db.transaction().execute(async (trx) => {
+    // Batches hold pulls (Auditor.later): a commit that need not wait for the disk.
+    await relaxedTransaction(this.db, this.dialect, async (trx) => {
       for (let i = 0; i < rows.length; i += AUDIT_ROWS_PER_INSERT) {
         await trx.insertInto('audit').values(rows.slice(i, i + AUDIT_ROWS_PER_INSERT)).execute();
       }

@@ -67,7 +67,7 @@ export class SqlMetadataStore implements MetadataStore {
 
   /** Users, namespaces, robots, audit log and settings, on the same database and connection(s). */
   access(): AccessStore {
-    this.accessStore ??= new SqlAccessStore(this.db);
+    this.accessStore ??= new SqlAccessStore(this.db, this.dialect);
     return this.accessStore;
   }
 
