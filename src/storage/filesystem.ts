@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Digest } from '../registry/digest.js';
 import { RegistryError } from '../registry/errors.js';
-import type { BlobStat, BlobStore, StoredBlob } from './blob-store.js';
+import type { BlobFileRange, BlobStat, BlobStore, StoredBlob } from './blob-store.js';
 
 const UPLOAD_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -146,6 +146,11 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async read(digest: Digest, range?: { start: number; end: number }): Promise<Readable> {
+    const file = await this.openFile(digest, range);
+    return file.handle.createReadStream({ start: file.start, end: file.end, highWaterMark: 1024 * 1024, autoClose: true });
+  }
+
+  async openFile(digest: Digest, range?: { start: number; end: number }): Promise<BlobFileRange> {
     let handle: FileHandle;
     try {
       handle = await open(this.blobPath(digest), 'r');
@@ -153,11 +158,14 @@ export class FilesystemBlobStore implements BlobStore {
       if (isNotFound(err)) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest: digest.value });
       throw err;
     }
-    return handle.createReadStream({
-      ...(range ? { start: range.start, end: range.end } : {}),
-      highWaterMark: 256 * 1024,
-      autoClose: true,
-    });
+    if (range) return { handle, start: range.start, end: range.end };
+    try {
+      const { size } = await handle.stat();
+      return { handle, start: 0, end: size - 1 };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
   }
 
   async delete(digest: Digest): Promise<void> {

@@ -2,6 +2,7 @@
 import type { V2Handler } from './context.js';
 import { RegistryError } from '../../registry/errors.js';
 import { parseRangeHeader } from '../../registry/ranges.js';
+import { sendFile } from '../send-file.js';
 
 export const getBlob: V2Handler = async (ctx, request, reply, { name, digest }) => {
   const blob = await ctx.blobs.stat(name!, digest!);
@@ -32,7 +33,9 @@ export const getBlob: V2Handler = async (ctx, request, reply, { name, digest }) 
     reply.send();
     return;
   }
-  reply.send(await ctx.blobs.open(blob, range));
+  const file = await ctx.blobs.openFile(blob, range);
+  if (file) await sendFile(reply, file);
+  else reply.send(await ctx.blobs.open(blob, range));
 };
 
 export const deleteBlob: V2Handler = async (ctx, _request, reply, { name, digest }) => {
