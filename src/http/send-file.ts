@@ -8,7 +8,7 @@ import type { BlobFileRange } from '../storage/blob-store.js';
 
 const CHUNK = 1024 * 1024;
 /** Free buffers kept for reuse; beyond it (many pulls at once) buffers are left to the GC. */
-const POOL_MAX = 16;
+const POOL_MAX = 8;
 const pool: Buffer[] = [];
 
 function take(): Buffer {
