@@ -9,7 +9,7 @@ import { startNginx } from '../lib/baselines.js';
 import { Client } from '../lib/http.js';
 import { run } from '../lib/proc.js';
 import { fmt, measure, mibLabel, serverNotes, type BenchContext, type Row } from '../lib/context.js';
-import { blobGet, blobGetData, downloads } from './blob-get.js';
+import { blobGet, blobGetData, curlDownloads, CURL_RUNS, downloads, hasCurl } from './blob-get.js';
 
 /** The file the registry under test stores the blob in (its data dir, searched by digest). */
 function storedFile(dataDir: string, hex: string, size: number): string | undefined {
@@ -43,6 +43,16 @@ export async function limits(ctx: BenchContext): Promise<Row[]> {
         value: m.result.bytes / 1e6 / m.seconds,
         unit: 'MB/s',
         notes: `${m.result.count} x ${mibLabel(size)} in ${fmt(m.seconds)} s; 1 worker, sendfile; nginx ${serverNotes(m, { client: true })}`,
+      });
+    }
+    if (await hasCurl()) {
+      ctx.log(`nginx: the same blob file with curl, ${CURL_RUNS} downloads`);
+      const m = await measure(nginx, () => curlDownloads(`${nginx.url}/${hex}`, size));
+      rows.push({
+        workload: 'nginx, same blob file, 1 stream (curl cross-check)',
+        value: m.result / 1e6 / m.seconds,
+        unit: 'MB/s',
+        notes: `${CURL_RUNS} x ${mibLabel(size)} in ${fmt(m.seconds)} s, includes curl start-up`,
       });
     }
   } finally {
