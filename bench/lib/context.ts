@@ -54,7 +54,7 @@ export function settingsFor(quick: boolean, scaleBackends: Settings['scaleBacken
     chunkSize: 16 * MiB,
     pushConcurrency: 16,
     pushLayerSize: 32 * KiB,
-    rssTargetBytes: 200e6,
+    rssTargetBytes: 150e6,
     skopeoLayerSizes: [4 * MiB, 2 * MiB, 1 * MiB],
     blobGetMaxDownloads: 400,
   };
@@ -98,14 +98,22 @@ export function settingsFor(quick: boolean, scaleBackends: Settings['scaleBacken
       };
 }
 
+/** What a workload runs against: the registry under test, or Distribution with `--vs`. */
+export type TargetKind = 'registry' | 'distribution';
+
 export interface BenchContext {
   settings: Settings;
+  target: TargetKind;
+  /** 0-based round of an interleaved run; workloads salt their contents with it, so a round never finds the blobs of an earlier one. */
+  round: number;
+  /** Data dir of the registry under test (the limits workload serves its blob file with nginx). */
+  registryDataDir: string;
   /** Scratch directory of this run (removed at the end). */
   tmp: string;
   registry: RegistryProcess;
   client: Client;
   /**
-   * Start a registry of its own, stopped and its data dir removed by `release`. The data dir
+   * Start a registry of its own (of the same kind as `target`), stopped and its data dir removed by `release`. The data dir
    * is a fresh one unless `dataDir` names one the caller prepared (e.g. seeded); `env` adds
    * REGISTRY_* settings (e.g. a PostgreSQL metadata store).
    */

@@ -131,10 +131,14 @@ export async function startUpload(client: Client, repo: string): Promise<string>
   return locationPath(res, client.base);
 }
 
-/** POST ?digest= with the whole blob streamed in one request. */
+/**
+ * A monolithic upload as docker and containerd do it: POST to open a session, then one
+ * PUT ?digest= with the whole blob streamed. (Distribution 2.8 ignores a body on the POST.)
+ */
 export async function pushMonolithic(client: Client, repo: string, data: PatternData, timeoutMs = 600_000): Promise<void> {
   const digest = data.digest();
-  const res = await client.request('POST', `/v2/${repo}/blobs/uploads/?digest=${digest}`, {
+  const location = await startUpload(client, repo);
+  const res = await client.request('PUT', withQuery(location, `digest=${digest}`), {
     headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': data.size },
     body: data.range(),
     timeoutMs,

@@ -28,7 +28,8 @@ export function killAllChildren(): void {
   children.clear();
 }
 
-function track(child: ChildProcess): void {
+/** Kill `child` with the others when the benchmark exits. */
+export function track(child: ChildProcess): void {
   children.add(child);
   child.once('exit', () => children.delete(child));
 }
@@ -52,12 +53,12 @@ export interface RegistryProcess {
   logTail(chars?: number): string;
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
 /** A port free on 127.0.0.1 right now (for log levels that hide the "listening" line). */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const server = createServer();
     server.once('error', rej);
@@ -68,9 +69,10 @@ function freePort(): Promise<number> {
   });
 }
 
-function healthy(port: number): Promise<boolean> {
+/** Whether `path` on 127.0.0.1:`port` answers 200 within a second. */
+export function healthy(port: number, path = '/healthz'): Promise<boolean> {
   return new Promise((res) => {
-    const req = httpGet({ host: '127.0.0.1', port, path: '/healthz', timeout: 1000 }, (r) => {
+    const req = httpGet({ host: '127.0.0.1', port, path, timeout: 1000 }, (r) => {
       r.resume();
       res(r.statusCode === 200);
     });
@@ -85,18 +87,44 @@ function healthy(port: number): Promise<boolean> {
  * picked is read from its "registry listening" line; at quieter levels a free port is
  * picked first and /healthz is polled.
  */
-export async function startRegistry(dataDir: string, logFile: string, logLevel: string, cli = CLI, extraEnv: Record<string, string> = {}): Promise<RegistryProcess> {
+export async function startRegistry(dataDir: string, logFile: string, logLevel: string, cli = CLI, extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): Promise<RegistryProcess> {
   const announces = ['info', 'debug', 'trace'].includes(logLevel);
   const chosenPort = announces ? 0 : await freePort();
-  const fd = openSync(logFile, 'a');
+  return spawnServer({
+    what: 'registry',
+    cmd: process.execPath,
+    args: [...nodeArgs, cli, 'serve', '--host', '127.0.0.1', '--port', String(chosenPort), '--data-dir', dataDir, '--log-level', logLevel],
+    // Only the defaults (filesystem + SQLite, no Redis): nothing inherited from REGISTRY_*;
+    // a workload may set some explicitly (e.g. the scale workload's PostgreSQL).
+    env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_'))), REGISTRY_LOG_LEVEL: logLevel, ...extraEnv },
+    logFile,
+    async port(logTail) {
+      if (!announces) return (await healthy(chosenPort)) ? chosenPort : undefined;
+      const m = /"port":(\d+)[^\n]*"msg":"registry listening"/.exec(logTail(1_000_000));
+      return m ? Number(m[1]) : undefined;
+    },
+  });
+}
+
+export interface ServerSpec {
+  /** What the server is, for error messages. */
+  what: string;
+  cmd: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** stdout and stderr go here, so that the benchmark never has to drain them. */
+  logFile: string;
+  /** The port once the server answers (polled every 50 ms for up to 20 s), else undefined. */
+  port(logTail: (chars?: number) => string): Promise<number | undefined>;
+}
+
+/** Spawn a server (tracked, killed on exit) and wait until it answers. */
+export async function spawnServer(spec: ServerSpec): Promise<RegistryProcess> {
+  const fd = openSync(spec.logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [cli, 'serve', '--host', '127.0.0.1', '--port', String(chosenPort), '--data-dir', dataDir, '--log-level', logLevel], {
-      // Only the defaults (filesystem + SQLite, no Redis): nothing inherited from REGISTRY_*;
-      // a workload may set some explicitly (e.g. the scale workload's PostgreSQL).
-      env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_'))), REGISTRY_LOG_LEVEL: logLevel, ...extraEnv },
-      stdio: ['ignore', fd, fd],
-    });
+    child = spawn(spec.cmd, spec.args, { env: spec.env ?? process.env, cwd: spec.cwd, stdio: ['ignore', fd, fd] });
   } finally {
     closeSync(fd);
   }
@@ -104,33 +132,30 @@ export async function startRegistry(dataDir: string, logFile: string, logLevel: 
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const logTail = (chars = 2000) => {
     try {
-      return readFileSync(logFile, 'utf8').slice(-chars);
+      return readFileSync(spec.logFile, 'utf8').slice(-chars);
     } catch {
       return '';
     }
   };
+  const spawnFailed = new Promise<Error>((r) => child.once('error', r));
   const deadline = Date.now() + 20_000;
   let port: number | undefined;
   while (Date.now() < deadline && port === undefined) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`registry exited at start: ${logTail()}`);
-    if (announces) {
-      const m = /"port":(\d+)[^\n]*"msg":"registry listening"/.exec(logTail(1_000_000));
-      if (m) port = Number(m[1]);
-    } else if (await healthy(chosenPort)) {
-      port = chosenPort;
-    }
+    const failed = await Promise.race([spawnFailed, Promise.resolve(undefined)]);
+    if (failed) throw new Error(`${spec.what} could not start (${spec.cmd}): ${failed.message}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${spec.what} exited at start: ${logTail()}`);
+    port = await spec.port(logTail);
     if (port === undefined) await sleep(50);
   }
   if (port === undefined) {
     if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-    throw new Error(`registry did not report its port within 20 s: ${logTail()}`);
+    throw new Error(`${spec.what} did not answer within 20 s: ${logTail()}`);
   }
-  const pid = child.pid!;
   return {
-    pid,
+    pid: child.pid!,
     url: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
-    logFile,
+    logFile: spec.logFile,
     child,
     logTail,
     async stop(graceMs = 10_000) {

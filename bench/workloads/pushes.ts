@@ -8,9 +8,9 @@ export async function concurrentPushes(ctx: BenchContext): Promise<Row[]> {
   const { pushConcurrency: n, pushRounds: rounds, pushLayerSize: layerSize } = ctx.settings;
   const results: Measured<unknown>[] = [];
   for (let round = 0; round < rounds; round++) {
-    const images = Array.from({ length: n }, (_, i) => [0, 1].map((l) => new PatternData(`push-${round}-${i}-${l}`, layerSize).bytes()));
+    const images = Array.from({ length: n }, (_, i) => [0, 1].map((l) => new PatternData(`push-${ctx.round}-${round}-${i}-${l}`, layerSize).bytes()));
     ctx.log(`concurrent pushes: round ${round + 1}/${rounds}, ${n} at once`);
-    results.push(await measure(ctx.registry, () => Promise.all(images.map((layers, i) => pushImage(ctx.client, `bench/push-${round}-${i}`, 'v1', layers)))));
+    results.push(await measure(ctx.registry, () => Promise.all(images.map((layers, i) => pushImage(ctx.client, `bench/push-${ctx.round}-${round}-${i}`, 'v1', layers)))));
   }
   const times = results.map((m) => m.seconds);
   const med = median(times);

@@ -1,7 +1,7 @@
-// Memory while pushing one large blob: a fresh registry per push so nothing else contributes
-// to its peak; VmRSS sampled during the push and VmHWM (the kernel's peak) read after it.
+// Memory while pushing and then pulling one large blob: a fresh registry per push so nothing
+// else contributes to its peak; VmRSS sampled throughout and VmHWM (the kernel's peak) read after.
 import { PatternData } from '../lib/data.js';
-import { Client, pushChunked, pushMonolithic } from '../lib/http.js';
+import { Client, expectStatus, pushChunked, pushMonolithic } from '../lib/http.js';
 import { procStatus, sampleRss } from '../lib/proc.js';
 import { fmt, mb, mibLabel, type BenchContext, type Row } from '../lib/context.js';
 
@@ -21,19 +21,26 @@ export async function pushRss(ctx: BenchContext): Promise<Row[]> {
       ctx.log(`peak RSS: ${mode} push of ${mibLabel(size)} to a fresh registry`);
       const sampler = sampleRss(registry.pid, 50);
       const started = performance.now();
+      let digest = '';
       if (mode === 'monolithic') await pushMonolithic(client, 'bench/rss', data);
-      else await pushChunked(client, 'bench/rss', data, chunkSize);
+      else digest = await pushChunked(client, 'bench/rss', data, chunkSize);
       const seconds = (performance.now() - started) / 1000;
+      ctx.log(`peak RSS: pulling it back`);
+      const pullStarted = performance.now();
+      const pulled = await client.request('GET', `/v2/bench/rss/blobs/${mode === 'monolithic' ? data.digest() : digest}`, { discard: true, timeoutMs: 600_000 });
+      expectStatus(pulled, 200, 'pull of the pushed blob');
+      if (pulled.bytes !== size) throw new Error(`pulled ${pulled.bytes} bytes, pushed ${size}`);
+      const pullSeconds = (performance.now() - pullStarted) / 1000;
       const sampled = await sampler.stop();
       const after = await procStatus(registry.pid);
       const over = after.hwm > target;
       rows.push({
-        workload: `peak RSS, ${mibLabel(size)} ${mode} push`,
+        workload: `peak RSS, ${mibLabel(size)} ${mode} push + pull`,
         value: after.hwm / 1e6,
         unit: 'MB',
         notes: [
           `VmHWM; max sampled VmRSS ${mb(sampled.maxRss)} MB (${sampled.samples} samples), idle ${mb(idle.rss)} MB`,
-          `push ${fmt(size / 1e6 / seconds)} MB/s`,
+          `push ${fmt(size / 1e6 / seconds)} MB/s, pull ${fmt(size / 1e6 / pullSeconds)} MB/s`,
           over ? `OVER the ${mb(target)} MB target` : `under the ${mb(target)} MB target`,
         ].join('; '),
         ...(over ? { flagged: true } : {}),

@@ -17,17 +17,18 @@ export async function skopeo(ctx: BenchContext): Promise<Row[]> {
   const pulls: Measured<unknown>[] = [];
   let bytes = 0;
   for (let i = 0; i < runs; i++) {
-    // Fresh contents per run, so neither the registry nor skopeo's blob cache has seen them.
-    const layout = await writeLayout(join(ctx.tmp, `skopeo-src-${i}`), `skopeo-${process.pid}-${i}`, layerSizes);
+    // Fresh contents per run, so neither the registry nor skopeo's blob cache has seen them
+    // (the same contents for both targets of a round).
+    const layout = await writeLayout(join(ctx.tmp, `skopeo-src-${ctx.target}-${ctx.round}-${i}`), `skopeo-${process.pid}-${ctx.round}-${i}`, layerSizes);
     bytes = layout.totalBytes;
-    const ref = `docker://${ctx.registry.host}/bench/skopeo-${i}:latest`;
+    const ref = `docker://${ctx.registry.host}/bench/skopeo-${ctx.round}-${i}:latest`;
     const copy = async (args: string[], what: string) => {
       const r = await run('skopeo', ['copy', '--quiet', '--policy', policy, ...args], { timeoutMs: 120_000 });
       if (r.code !== 0) throw new Error(`skopeo ${what} failed (${r.code}): ${r.stderr.slice(-800)}`);
     };
     ctx.log(`skopeo: push ${i + 1}/${runs} (${mb(layout.totalBytes)} MB, ${layout.layers} layers)`);
     pushes.push(await measure(ctx.registry, () => copy(['--dest-tls-verify=false', `oci:${layout.dir}:latest`, ref], 'push')));
-    const dest = join(ctx.tmp, `skopeo-dst-${i}`);
+    const dest = join(ctx.tmp, `skopeo-dst-${ctx.target}-${ctx.round}-${i}`);
     ctx.log(`skopeo: pull ${i + 1}/${runs}`);
     pulls.push(await measure(ctx.registry, () => copy(['--src-tls-verify=false', ref, `oci:${dest}:latest`], 'pull')));
     const index = JSON.parse(await readFile(join(dest, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };

@@ -1,4 +1,4 @@
-// Blob pushes: monolithic (POST ?digest= with the whole body streamed) and chunked (PATCH
+// Blob pushes: monolithic (POST, then PUT ?digest= with the whole body streamed) and chunked (PATCH
 // chunks with Content-Range, then PUT ?digest=). Contents are generated on the fly; the
 // monolithic digest is computed before the timed part, the chunked one while sending.
 import { PatternData } from '../lib/data.js';
@@ -27,19 +27,19 @@ export async function uploads(ctx: BenchContext): Promise<Row[]> {
   const repo = 'bench/uploads';
   const mono: Measured<unknown>[] = [];
   for (let i = 0; i < runs; i++) {
-    const data = new PatternData(`mono-${i}`, size);
+    const data = new PatternData(`mono-${ctx.round}-${i}`, size);
     data.digest(); // untimed
     ctx.log(`monolithic upload ${i + 1}/${runs} (${mibLabel(size)})`);
     mono.push(await measure(ctx.registry, () => pushMonolithic(ctx.client, repo, data)));
   }
   const chunked: Measured<unknown>[] = [];
   for (let i = 0; i < runs; i++) {
-    const data = new PatternData(`chunked-${i}`, size);
+    const data = new PatternData(`chunked-${ctx.round}-${i}`, size);
     ctx.log(`chunked upload ${i + 1}/${runs} (${mibLabel(size)} in ${mibLabel(chunkSize)} PATCHes)`);
     chunked.push(await measure(ctx.registry, () => pushChunked(ctx.client, repo, data, chunkSize)));
   }
   return [
-    summarise('monolithic upload (POST ?digest=)', size, mono, ''),
+    summarise('monolithic upload (POST + PUT ?digest=)', size, mono, ''),
     summarise(`chunked upload (PATCH ${mibLabel(chunkSize)} + PUT)`, size, chunked, ', client hashes while sending'),
   ];
 }

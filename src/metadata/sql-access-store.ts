@@ -15,6 +15,8 @@ import type {
   Visibility,
 } from '../auth/model.js';
 import type { AccessStore, NewRobot, NewUser } from './access-store.js';
+import type { SqlDialect } from './migrations/index.js';
+import { relaxedTransaction } from './relaxed-commit.js';
 import { toNumber, type AuditTable, type Database, type NamespacesTable, type RobotsTable, type UsersTable } from './schema.js';
 
 const flag = (value: boolean): number => (value ? 1 : 0);
@@ -92,7 +94,10 @@ function auditRow(event: NewAuditEvent, now: number): Insertable<AuditTable> {
 }
 
 export class SqlAccessStore implements AccessStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: SqlDialect,
+  ) {}
 
   // --- users
 
@@ -316,11 +321,19 @@ export class SqlAccessStore implements AccessStore {
   }
 
   async appendAudit(event: NewAuditEvent): Promise<void> {
-    await this.appendAuditBatch([event]);
+    await this.insertAudit([event], true);
   }
 
-  /** All or none, in one transaction; rows keep the order given (ascending ids). */
+  /**
+   * All or none, in one transaction; rows keep the order given (ascending ids). Batches hold
+   * pulls (Auditor.later): their commit need not wait for the disk (relaxed-commit.ts).
+   */
   async appendAuditBatch(events: NewAuditEvent[]): Promise<void> {
+    await this.insertAudit(events, false);
+  }
+
+  /** `durable`: the commit waits for the disk (every event but batched pulls). */
+  private async insertAudit(events: NewAuditEvent[], durable: boolean): Promise<void> {
     if (events.length === 0) return;
     const now = Date.now();
     const rows = events.map((e) => auditRow(e, now));
@@ -337,7 +350,8 @@ export class SqlAccessStore implements AccessStore {
         for (let j = 0; j < queued.length; j += AUDIT_ROWS_PER_INSERT) await db.insertInto('audit_outbox').values(queued.slice(j, j + AUDIT_ROWS_PER_INSERT)).execute();
       }
     };
-    if (rows.length === 1 && sinks.length === 0) await write(this.db);
+    if (!durable) await relaxedTransaction(this.db, this.dialect, write);
+    else if (rows.length === 1 && sinks.length === 0) await write(this.db);
     else await this.db.transaction().execute(write);
   }
 

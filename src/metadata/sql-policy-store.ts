@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 import { toNumber, type Database } from './schema.js';
 import type { SqlDialect } from './migrations/index.js';
+import { relaxedTransaction } from './relaxed-commit.js';
 import type { ImmutableRule, NamespaceQuota, PolicyStore, PullBatchEntry, TagStats } from './policy-store.js';
 
 /** Rows per upsert statement of recordPulls: 6 parameters each, well below every dialect's limit. */
@@ -158,7 +159,8 @@ export class SqlPolicyStore implements PolicyStore {
         )
         .execute();
     try {
-      await this.db.transaction().execute(async (trx) => {
+      // Counts, not pushes: a commit that need not wait for the disk (see relaxed-commit.ts).
+      await relaxedTransaction(this.db, this.dialect, async (trx) => {
         for (let i = 0; i < entries.length; i += PULL_ROWS) await upsert(trx, entries.slice(i, i + PULL_ROWS));
       });
     } catch {

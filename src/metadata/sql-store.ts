@@ -31,6 +31,7 @@ import type { WebhookStore } from './webhook-store.js';
 import type { ScanStore } from './scan-store.js';
 import { SqlGcStore } from './sql-gc-store.js';
 import { chunks, IN_CHUNK } from './batches.js';
+import { reusableQuery } from './reusable-query.js';
 import type { VulnStore } from './vuln-store.js';
 import { SqlVulnStore } from './sql-vuln-store.js';
 import type { SigningStore } from './signing-store.js';
@@ -85,7 +86,7 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   private sqlAccess(): SqlAccessStore {
-    this.accessStore ??= new SqlAccessStore(this.db);
+    this.accessStore ??= new SqlAccessStore(this.db, this.dialect);
     return this.accessStore;
   }
 
@@ -261,14 +262,19 @@ export class SqlMetadataStore implements MetadataStore {
     });
   }
 
+  private readonly blobLinkQuery = reusableQuery(
+    () => this.db,
+    (repository: string, digest: string) =>
+      this.db
+        .selectFrom('repository_blobs')
+        .innerJoin('blobs', 'blobs.digest', 'repository_blobs.digest')
+        .select(['blobs.digest', 'blobs.size'])
+        .where('repository_blobs.repository', '=', repository)
+        .where('repository_blobs.digest', '=', digest),
+  );
+
   async getBlobLink(repository: string, digest: string): Promise<BlobLink | undefined> {
-    const row = await this.db
-      .selectFrom('repository_blobs')
-      .innerJoin('blobs', 'blobs.digest', 'repository_blobs.digest')
-      .select(['blobs.digest', 'blobs.size'])
-      .where('repository_blobs.repository', '=', repository)
-      .where('repository_blobs.digest', '=', digest)
-      .executeTakeFirst();
+    const [row] = await this.blobLinkQuery(repository, digest);
     return row ? { digest: row.digest, size: toNumber(row.size) } : undefined;
   }
 
@@ -518,24 +524,29 @@ export class SqlMetadataStore implements MetadataStore {
     });
   }
 
+  private readonly manifestQuery = reusableQuery(
+    () => this.db,
+    (repository: string, digest: string) => this.db.selectFrom('manifests').select(MANIFEST_COLUMNS).where('repository', '=', repository).where('digest', '=', digest),
+  );
+
+  private readonly manifestByTagQuery = reusableQuery(
+    () => this.db,
+    (repository: string, tag: string) =>
+      this.db
+        .selectFrom('tags')
+        .innerJoin('manifests', (j) => j.onRef('manifests.repository', '=', 'tags.repository').onRef('manifests.digest', '=', 'tags.manifest_digest'))
+        .select(MANIFEST_COLUMNS.map((c) => `manifests.${c}` as const))
+        .where('tags.repository', '=', repository)
+        .where('tags.name', '=', tag),
+  );
+
   async getManifest(repository: string, digest: string): Promise<ManifestRecord | undefined> {
-    const row = await this.db
-      .selectFrom('manifests')
-      .select(MANIFEST_COLUMNS)
-      .where('repository', '=', repository)
-      .where('digest', '=', digest)
-      .executeTakeFirst();
+    const [row] = await this.manifestQuery(repository, digest);
     return row ? toManifestRecord(row) : undefined;
   }
 
   async getManifestByTag(repository: string, tag: string): Promise<ManifestRecord | undefined> {
-    const row = await this.db
-      .selectFrom('tags')
-      .innerJoin('manifests', (j) => j.onRef('manifests.repository', '=', 'tags.repository').onRef('manifests.digest', '=', 'tags.manifest_digest'))
-      .select(MANIFEST_COLUMNS.map((c) => `manifests.${c}` as const))
-      .where('tags.repository', '=', repository)
-      .where('tags.name', '=', tag)
-      .executeTakeFirst();
+    const [row] = await this.manifestByTagQuery(repository, tag);
     return row ? toManifestRecord(row) : undefined;
   }
 

@@ -3,7 +3,7 @@
 // and its bytes are durable.
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import type { Readable } from "node:stream";
-import type { BlobStore } from '../storage/blob-store.js';
+import type { BlobFileRange, BlobStore } from '../storage/blob-store.js';
 import { QuotaExceededError, type MetadataStore, type UploadSessionRecord } from '../metadata/store.js';
 import { RegistryError } from './errors.js';
 import { fromHash, parseDigest, type Digest } from './digest.js';
@@ -72,6 +72,11 @@ export class BlobService {
 
   async open(blob: BlobInfo, range?: ByteRange): Promise<Readable> {
     return this.blobs.read(blob.digest, range);
+  }
+
+  /** The blob as an open local file, when the store keeps files (the caller closes it); else undefined. */
+  async openFile(blob: BlobInfo, range?: ByteRange): Promise<BlobFileRange | undefined> {
+    return this.blobs.openFile?.(blob.digest, range ?? { start: 0, end: blob.size - 1 });
   }
 
   async delete(repository: string, digestValue: string): Promise<void> {

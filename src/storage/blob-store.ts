@@ -1,7 +1,15 @@
 // Where blob bytes live. The registry logic only ever talks to this interface, so a backend
 // (filesystem, S3) is one driver. Digests are checked by the caller before any path is built.
 import type { Readable } from 'node:stream';
+import type { FileHandle } from 'node:fs/promises';
 import type { Digest } from '../registry/digest.js';
+
+/** Bytes [start, end] (inclusive) of an open blob file; whoever receives it closes the handle. */
+export interface BlobFileRange {
+  handle: FileHandle;
+  start: number;
+  end: number;
+}
 
 export interface BlobStat {
   size: number;
@@ -20,6 +28,11 @@ export interface BlobStore {
   stat(digest: Digest): Promise<BlobStat | undefined>;
   /** Stream a committed blob, or the inclusive byte range [start, end] of it. */
   read(digest: Digest, range?: { start: number; end: number }): Promise<Readable>;
+  /**
+   * Stores that keep blobs in local files: the committed blob (or a range of it) as an open
+   * file, so a pull can be sent with large reads into reused buffers instead of a stream.
+   */
+  openFile?(digest: Digest, range?: { start: number; end: number }): Promise<BlobFileRange>;
   /** Remove a committed blob (garbage collection). Absent blobs are not an error. */
   delete(digest: Digest): Promise<void>;
 

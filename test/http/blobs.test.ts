@@ -144,4 +144,32 @@ describe('blobs', () => {
     assert.equal((await expectStatus(res, 200)).length, 0);
     assert.equal(res.headers.get('content-length'), '0');
   });
+
+  test('a blob of several MiB comes back byte for byte, whole, in ranges across MiB boundaries, and to concurrent pulls', async () => {
+    const bytes = randomBytes(3 * 1024 * 1024 + 7);
+    const blob = await pushBlob(reg.url, 'pull/large', bytes);
+    const url = `${reg.url}/v2/pull/large/blobs/${blob.digest}`;
+    const whole = await Promise.all([1, 2, 3].map(async () => expectStatus(await fetch(url), 200)));
+    for (const body of whole) assert.equal(sha256(body), blob.digest);
+    const start = 1024 * 1024 - 3;
+    const end = 2 * 1024 * 1024 + 5;
+    const part = await fetch(url, { headers: { Range: `bytes=${start}-${end}` } });
+    assert.equal(part.headers.get('content-range'), `bytes ${start}-${end}/${bytes.length}`);
+    assert.deepEqual(await expectStatus(part, 206), bytes.subarray(start, end + 1));
+  });
+
+  test('a client that goes away mid-pull does not disturb the next pulls', async () => {
+    const bytes = randomBytes(8 * 1024 * 1024);
+    const blob = await pushBlob(reg.url, 'pull/large', bytes);
+    const url = `${reg.url}/v2/pull/large/blobs/${blob.digest}`;
+    for (let i = 0; i < 3; i++) {
+      const controller = new AbortController();
+      const res = await fetch(url, { signal: controller.signal });
+      const reader = res.body!.getReader();
+      await reader.read();
+      controller.abort();
+      await reader.read().catch(() => undefined);
+    }
+    assert.equal(sha256(await expectStatus(await fetch(url), 200)), blob.digest);
+  });
 });

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import type { V2Handler } from './context.js';
 import { RegistryError } from '../../registry/errors.js';
 import { parseRangeHeader } from '../../registry/ranges.js';
+import { sendFile } from '../send-file.js';
 
 export const getBlob: V2Handler = async (ctx, request, reply, { name, digest }) => {
   const proxied = ctx.proxy?.covers(name!) ? await ctx.proxy.blob(name!, digest!, request.method === 'GET') : undefined;
@@ -39,7 +40,9 @@ export const getBlob: V2Handler = async (ctx, request, reply, { name, digest }) 
     reply.send();
     return;
   }
-  reply.send(await ctx.blobs.open(blob, range));
+  const file = await ctx.blobs.openFile(blob, range);
+  if (file) await sendFile(reply, file);
+  else reply.send(await ctx.blobs.open(blob, range));
 };
 
 /** A blob the pull-through cache is fetching (GET) or that only its upstream has (HEAD): no ranges, the whole blob. */
