@@ -24,8 +24,12 @@ export async function openPostgresStore(options: PostgresOptions): Promise<SqlMe
     // Fail fast instead of hanging when the server stops answering.
     query_timeout: 30_000,
   });
-  // An idle client losing its server must not crash the process; the pool replaces it.
+  // A client losing its server must not crash the process: an idle one is replaced by the pool,
+  // a checked-out one fails its query (and is discarded when released). Without a listener on
+  // the client itself, a connection dropped while a transaction holds it between statements
+  // is an unhandled 'error' event.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const store = new PostgresMetadataStore(db);
   if (options.migrate !== false) await store.migrate();
