@@ -12,7 +12,8 @@ import { RegistryError } from '../../src/registry/errors.js';
 import { ConfigError, envName, loadConfig, settingPaths } from '../../src/config/load.js';
 import { isValidName } from '../../src/registry/names.js';
 
-const RUNS = { numRuns: 500 };
+// A fixed seed: CI must not pass or fail by the luck of the draw (change it to explore).
+const RUNS = { numRuns: 500, seed: 20261130 };
 const anyText = fc.string({ unit: 'binary', maxLength: 200 });
 
 describe('hostile input: byte ranges', () => {

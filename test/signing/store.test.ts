@@ -24,6 +24,8 @@ function signingStoreContract(name: string, open: () => Promise<Opened>, skip: s
         const signing = store.signing();
         assert.deepEqual(await signing.listKeys('team'), []);
         const a = await signing.addKey({ namespace: 'team', name: 'release', publicKey: 'PEM-A', createdBy: 'olivia' });
+        // Listed in creation order: keys created within one millisecond would tie.
+        await new Promise((res) => setTimeout(res, 5));
         const b = await signing.addKey({ namespace: 'team', name: 'ci', publicKey: 'PEM-B', createdBy: 'admin' });
         await signing.addKey({ namespace: 'other', name: 'release', publicKey: 'PEM-C', createdBy: 'x' });
         await assert.rejects(signing.addKey({ namespace: 'team', name: 'release', publicKey: 'PEM-D', createdBy: 'x' }));
