@@ -113,7 +113,6 @@ export interface App {
   collectGarbage(options?: GcOverrides): Promise<GcReport>;
   logger: Logger;
   /** Read the TLS certificate and key again (SIGHUP); new connections use them. */
-  reloadTls(): void;
   /**
    * Apply a re-read configuration without dropping connections (SIGHUP): the log level and the
    * TLS certificate take effect at once (the certificate files are read again even when their
@@ -444,11 +443,6 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     pullPolicies,
     collectGarbage,
     logger,
-    reloadTls() {
-      if (!config.http.tls.certFile) return;
-      (server.server as unknown as HttpsServer).setSecureContext(readTls(config));
-      logger.info({ certFile: config.http.tls.certFile }, 'TLS certificate reloaded');
-    },
     reload(next: Config) {
       const changed = changedSettings(config, next);
       const applied: string[] = [];

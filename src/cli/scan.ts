@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { pino } from 'pino';
 import type { ScanResultRecord } from '../metadata/scan-store.js';
 import { ScanService } from '../scan/service.js';
-import { imageContent } from '../scan/image-content.js';
+import { imageContent } from '../registry/image-content.js';
 import type { Finding } from '../scan/vuln/match.js';
 import type { LinkRow } from '../metadata/sql-gc-store.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './options.js';

@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AttemptRecord, DeliveryRecord, NewWebhook, WebhookChanges, WebhookRecord, WebhookStore } from '../metadata/webhook-store.js';
-import { globMatch } from '../registry/policies.js';
+import { repositoryGlobMatch } from '../registry/glob.js';
 import { namespaceOfEvent, pingEvent, toEnvelopeEvent, type EventSource, type StampedEvent } from './model.js';
 import { send, type SendResult } from './sender.js';
 import { TargetRefused, type TargetPolicy } from './targets.js';
@@ -47,8 +47,7 @@ export function matches(webhook: Pick<WebhookRecord, 'namespace' | 'events' | 'r
   const namespace = namespaceOfEvent(event);
   if (webhook.namespace !== null && webhook.namespace !== namespace) return false;
   if (webhook.repositories === null) return true;
-  const below = event.repository.startsWith(`${namespace}/`) ? event.repository.slice(namespace.length + 1) : '';
-  return globMatch(webhook.repositories, event.repository) || (below !== '' && globMatch(webhook.repositories, below));
+  return repositoryGlobMatch(webhook.repositories, namespace, event.repository);
 }
 
 export function newSecret(): string {

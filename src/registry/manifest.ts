@@ -212,3 +212,32 @@ export function requiredBlobs(manifest: ParsedManifest): Descriptor[] {
   const blobs = manifest.config ? [manifest.config, ...manifest.layers] : [...manifest.layers];
   return blobs.filter((d) => !isForeignLayer(d));
 }
+
+/** What a manifest points at, for copying it (export, import, mirror, promotion, replication). */
+export interface Ref {
+  mediaType: string;
+  digest: string;
+  size: number;
+}
+
+export interface ManifestRefs {
+  /** The media type the manifest declares (or the one it was served with). */
+  mediaType: string;
+  /** Config and layers (foreign layers left out: they live elsewhere). */
+  blobs: Ref[];
+  /** Child manifests of an index. */
+  manifests: Ref[];
+  /** The manifest this one refers to (signatures, SBOMs, ...). */
+  subject?: string;
+}
+
+export function manifestRefs(bytes: Buffer, contentType: string | undefined): ManifestRefs {
+  const parsed = parseManifest(bytes, contentType);
+  const ref = (d: { mediaType: string; digest: { value: string }; size: number }): Ref => ({ mediaType: d.mediaType, digest: d.digest.value, size: d.size });
+  return {
+    mediaType: parsed.mediaType,
+    blobs: requiredBlobs(parsed).map(ref),
+    manifests: parsed.manifests.map(ref),
+    ...(parsed.subject ? { subject: parsed.subject.digest.value } : {}),
+  };
+}

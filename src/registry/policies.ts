@@ -4,6 +4,7 @@
 // BlobService see only the RegistryPolicies interface; NamespacePolicies implements it on a
 // PolicyStore (rules and quotas are kept per namespace name, with or without access control).
 import { RegistryError } from './errors.js';
+import { globMatch } from './glob.js';
 import { namespaceOf } from './names.js';
 import type { ImmutableRule, PolicyStore, PullBatchEntry } from '../metadata/policy-store.js';
 import type { LinkQuota, ManifestRecord } from '../metadata/store.js';
@@ -76,11 +77,7 @@ export const noPolicies: RegistryPolicies = {
 /** Tag-name glob patterns: tag characters plus `*` and `?`. */
 export const TAG_PATTERN = /^[A-Za-z0-9_.*?-]{1,128}$/;
 
-/** Whether `tag` matches the glob (`*` any run, possibly empty; `?` one character). */
-export function globMatch(pattern: string, tag: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\-]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${source}$`).test(tag);
-}
+export { globMatch } from './glob.js';
 
 /** Pull counts are written at most this long after the pull. */
 const PULL_FLUSH_MS = 1000;

@@ -10,6 +10,7 @@ import type { BlobService } from './blobs.js';
 import type { ManifestService } from './manifests.js';
 import type { ManifestRecord, MetadataStore } from '../metadata/store.js';
 import { checkName } from './names.js';
+import { manifestRefs } from './manifest.js';
 
 /** Cosign stores signatures, attestations and SBOMs under tags derived from the digest. */
 const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'];
@@ -44,25 +45,6 @@ export interface PromotionResult {
 /** Checks an image may enter the target (e.g. a namespace's signature and vulnerability policy); throws to refuse. */
 export type PromotionGate = (targetRepository: string, record: ManifestRecord) => Promise<void>;
 
-interface Parsed {
-  blobs: string[];
-  children: string[];
-}
-
-function parse(record: ManifestRecord): Parsed {
-  const m = JSON.parse(record.content.toString('utf8')) as {
-    config?: { digest?: string };
-    layers?: { digest?: string }[];
-    manifests?: { digest?: string }[];
-    blobs?: { digest?: string }[];
-  };
-  const digests = (list: { digest?: string }[] | undefined) => (list ?? []).map((d) => d.digest).filter((d): d is string => typeof d === 'string');
-  return {
-    blobs: [...(m.config?.digest ? [m.config.digest] : []), ...digests(m.layers), ...digests(m.blobs)],
-    children: digests(m.manifests),
-  };
-}
-
 export class PromotionService {
   constructor(
     private readonly metadata: MetadataStore,
@@ -91,7 +73,7 @@ export class PromotionService {
       if (seen.has(record.digest)) return;
       seen.add(record.digest);
       if (seen.size > MAX_MANIFESTS) throw new RegistryError('UNSUPPORTED', `the image has more than ${MAX_MANIFESTS} manifests with its referrers`, undefined, { status: 400 });
-      for (const child of parse(record).children) {
+      for (const child of manifestRefs(record.content, record.mediaType).manifests.map((m) => m.digest)) {
         const c = await this.metadata.getManifest(req.sourceRepository, child);
         if (!c) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the index lists a manifest the source repository lacks', { digest: child });
         await visit(c);
@@ -115,7 +97,7 @@ export class PromotionService {
     let linked = 0;
     const linkedBlobs = new Set<string>();
     for (const record of ordered) {
-      for (const blob of parse(record).blobs) {
+      for (const { digest: blob } of manifestRefs(record.content, record.mediaType).blobs) {
         if (linkedBlobs.has(blob)) continue;
         linkedBlobs.add(blob);
         if (!(await this.blobs.mount(req.targetRepository, blob, req.sourceRepository))) {

@@ -11,7 +11,7 @@ import type { MetadataStore } from '../metadata/store.js';
 import type { ManifestNode, RetentionPolicy, RetentionRules, RetentionRunSummary, RetentionStore, TaggedManifest } from '../metadata/retention-store.js';
 import type { ImmutableRule } from '../metadata/policy-store.js';
 import type { AuditInput } from '../auth/audit.js';
-import { globMatch } from './policies.js';
+import { globMatch, repositoryGlobMatch } from './glob.js';
 
 const DAY_MS = 24 * 3600_000;
 /** Repositories read per page while a policy runs. */
@@ -293,7 +293,5 @@ export class RetentionService {
 
 /** Whether the policy's repository glob matches the repository (the part below the namespace). */
 export function matchesRepository(policy: Pick<RetentionPolicy, 'namespace' | 'repositories'>, repository: string): boolean {
-  if (policy.repositories === '*') return true;
-  const below = repository === policy.namespace ? '' : repository.slice(policy.namespace.length + 1);
-  return globMatch(policy.repositories, below) || globMatch(policy.repositories, repository);
+  return policy.repositories === '*' || repositoryGlobMatch(policy.repositories, policy.namespace, repository);
 }

@@ -3,11 +3,12 @@
 // tag whose digest the peer already has costs one HEAD; of a new image only the blobs the peer
 // lacks are uploaded (or mounted from a repository pushed earlier in the run); children go
 // before their index, referrers after their subject. Bytes go as stored: digests are preserved.
+import { globMatcher } from '../registry/glob.js';
 import type { DistributionClient, Descriptor } from '../distribution-client/client.js';
 import type { BlobService } from '../registry/blobs.js';
 import type { MetadataStore } from '../metadata/store.js';
 import { pipeline } from 'node:stream';
-import { byteCounter, globMatcher, manifestRefs, type ProgressReporter } from '../transfer/content.js';
+import { byteCounter, manifestRefs, type ProgressReporter } from '../transfer/content.js';
 import { splitSource, type MirroredReference } from '../transfer/mirror.js';
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';

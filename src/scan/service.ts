@@ -15,7 +15,7 @@ import { inventoryImage, LayerFormatError } from './inventory/index.js';
 import { matchInventory, type Finding } from './vuln/match.js';
 import { exportSbom, SBOM_MEDIA_TYPES } from './sbom.js';
 import type { Inventory } from './model.js';
-import { imageContent } from './image-content.js';
+import { imageContent } from '../registry/image-content.js';
 
 /** Attempts before a job is given up (failed result recorded). */
 const MAX_ATTEMPTS = 3;

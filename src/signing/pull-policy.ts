@@ -5,6 +5,7 @@
 // Administrators and robots with the `scan` action are exempt. Decisions are cached for a few
 // seconds per (repository, digest): a hot image costs no queries per pull, and a new
 // signature or policy takes effect within that time on every node (at once on this one).
+import { isImageLayer } from '../registry/image-content.js';
 import { RegistryError } from '../registry/errors.js';
 import { namespaceOf } from '../registry/names.js';
 import { isIndexMediaType } from '../registry/media-types.js';
@@ -51,11 +52,6 @@ export function exemptFromPullPolicy(identity: Identity): boolean {
   if (identity.kind === 'user') return identity.admin;
   if (identity.kind === 'robot') return identity.actions.includes('scan');
   return false;
-}
-
-/** Layers of container images (OCI and Docker tar layers, compressed or not, distributable or not). */
-function isImageLayer(mediaType: unknown): boolean {
-  return typeof mediaType === 'string' && (mediaType.startsWith('application/vnd.oci.image.layer.') || mediaType.startsWith('application/vnd.docker.image.rootfs.'));
 }
 
 /** Whether a pull policy applies to the manifest: an index, or an image (a tar layer, no subject). */

@@ -2,13 +2,14 @@
 // Distribution client. Tags whose digest is already here cost one HEAD; of a new image only the
 // manifests and blobs missing here are fetched; every platform of an index comes along and
 // digests are preserved (the bytes are stored as they arrived, after checking them).
+import { globMatcher } from '../registry/glob.js';
 import type { DistributionClient } from '../distribution-client/client.js';
 import type { BlobService } from '../registry/blobs.js';
 import type { ManifestService } from '../registry/manifests.js';
 import type { MetadataStore } from '../metadata/store.js';
 import { pipeline } from 'node:stream';
 import { RegistryError } from '../registry/errors.js';
-import { byteCounter, manifestRefs, globMatcher, type ProgressReporter } from './content.js';
+import { byteCounter, manifestRefs, type ProgressReporter } from './content.js';
 
 /** Fetches of one blob before its image is given up (the client already retries each request). */
 const BLOB_ATTEMPTS = 3;

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { isValidName } from '../../registry/names.js';
 import type { ScanResultRecord, Severity } from '../../metadata/scan-store.js';
-import { imageContent } from '../../scan/image-content.js';
+import { imageContent } from '../../registry/image-content.js';
 import type { Finding } from '../../scan/vuln/match.js';
 import type { Inventory } from '../../scan/model.js';
 import { exportSbom } from '../../scan/sbom.js';

@@ -1,6 +1,6 @@
-// What a stored manifest is, for scanning: an image (layers that are filesystem tars), an index
-// (platform manifests), or another artifact (signatures, SBOMs, attestations, charts), which is
-// never scanned.
+// What a stored manifest is: an image (layers that are filesystem tars), an index (platform
+// manifests), or another artifact (signatures, SBOMs, attestations, charts). Scanning reads
+// images; pull policies judge images and indexes; artifacts are neither scanned nor blocked.
 const LAYER_TYPES = new Set([
   'application/vnd.oci.image.layer.v1.tar',
   'application/vnd.oci.image.layer.v1.tar+gzip',
@@ -11,6 +11,11 @@ const LAYER_TYPES = new Set([
   'application/vnd.docker.image.rootfs.diff.tar.gzip',
   'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
 ]);
+
+/** OCI and Docker filesystem layers (tar, compressed or not, distributable or not). */
+export function isImageLayer(mediaType: unknown): boolean {
+  return typeof mediaType === 'string' && LAYER_TYPES.has(mediaType);
+}
 
 export interface LayerRef {
   digest: string;
@@ -41,6 +46,6 @@ export function imageContent(bytes: Buffer): ImageContent {
   }
   if (!Array.isArray(m.layers) || m.subject !== undefined || m.artifactType !== undefined) return { kind: 'artifact' };
   const layers = m.layers.filter((l) => typeof l.digest === 'string' && typeof l.mediaType === 'string');
-  if (layers.length === 0 || !layers.every((l) => LAYER_TYPES.has(l.mediaType as string))) return { kind: 'artifact' };
+  if (layers.length === 0 || !layers.every((l) => isImageLayer(l.mediaType))) return { kind: 'artifact' };
   return { kind: 'image', layers: layers.map((l) => ({ digest: l.digest as string, mediaType: l.mediaType as string, size: Number(l.size ?? 0) })) };
 }
