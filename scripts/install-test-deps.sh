@@ -13,6 +13,8 @@ command -v ctr >/dev/null || need+=(containerd)
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v openssl >/dev/null || need+=(openssl)
+# The rolling-upgrade test builds the previous release from this clone's history.
+command -v git >/dev/null || need+=(git)
 command -v go >/dev/null || need+=(golang-go)
 command -v rpmbuild >/dev/null || need+=(rpm)
 command -v db5.3_load >/dev/null || need+=(db5.3-util)
