@@ -76,6 +76,8 @@ export interface ReplicationStore {
   /** Record a run that is carried out right away by the caller (state running). */
   startRun(run: { ruleId: string; trigger: ReplicationTrigger; worker: string; leaseMs: number }): Promise<ReplicationRun>;
   claimRun(worker: string, leaseMs: number): Promise<ReplicationRun | undefined>;
+  /** Extend a running run's lease (false: the run is no longer this worker's). */
+  renewRun(id: string, worker: string, leaseMs: number): Promise<boolean>;
   finishRun(id: string, worker: string, state: 'done' | 'failed', counts: RunCounts, error: string | null): Promise<boolean>;
   /** Back to the queue until `retryAt`, with the error of this attempt. */
   retryRun(id: string, worker: string, counts: RunCounts, error: string, retryAt: number): Promise<void>;

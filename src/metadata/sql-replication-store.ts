@@ -189,6 +189,17 @@ export class SqlReplicationStore implements ReplicationStore {
     return undefined;
   }
 
+  async renewRun(id: string, worker: string, leaseMs: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('replication_runs')
+      .set({ lease_until: Date.now() + leaseMs })
+      .where('id', '=', id)
+      .where('worker', '=', worker)
+      .where('state', '=', 'running')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   async finishRun(id: string, worker: string, state: 'done' | 'failed', counts: RunCounts, error: string | null): Promise<boolean> {
     const result = await this.db
       .updateTable('replication_runs')

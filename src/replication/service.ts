@@ -136,10 +136,13 @@ export class ReplicationService {
     if (options.dryRun) return { report: await this.execute(rule, undefined, true, options.onProgress) };
     const run = await this.store.startRun({ ruleId: rule.id, trigger: 'manual', worker: this.worker, leaseMs: this.options.leaseMs });
     let report: RuleReport;
+    const stopRenewing = this.keepLease(run.id);
     try {
       report = await this.execute(rule, undefined, false, options.onProgress);
     } catch (err) {
       report = { direction: rule.direction, dryRun: false, manifests: 0, blobs: 0, bytes: 0, blobsPresent: 0, repositories: [{ repository: rule.repositories, references: [{ reference: '(list)', status: 'failed', error: messageOf(err) }] }], failures: 1 };
+    } finally {
+      stopRenewing();
     }
     const error = firstError(report) ?? null;
     await this.store.finishRun(run.id, this.worker, error ? 'failed' : 'done', report, error);
@@ -256,12 +259,15 @@ export class ReplicationService {
     }
     let counts: RunCounts = none;
     let error: string | undefined;
+    const stopRenewing = this.keepLease(run.id);
     try {
       const report = await this.execute(rule, run.repository !== null ? { repository: run.repository, ...(run.reference !== null ? { reference: run.reference } : {}) } : undefined, false);
       counts = report;
       error = firstError(report);
     } catch (err) {
       error = messageOf(err);
+    } finally {
+      stopRenewing();
     }
     if (error === undefined) {
       await this.store.finishRun(run.id, this.worker, 'done', counts, null);
@@ -275,6 +281,18 @@ export class ReplicationService {
       await this.store.retryRun(run.id, this.worker, counts, error, Date.now() + delay);
       this.options.logger.info({ rule: rule.id, run: run.id, attempt: run.attempts + 1, retryInMs: delay, error }, 'replication run failed; will retry');
     }
+  }
+
+  /**
+   * Renew the run's lease while it is carried out, so a run longer than the lease is not taken
+   * over (and copied a second time) by another node. Returns the function that stops renewing.
+   */
+  private keepLease(runId: string): () => void {
+    const timer = setInterval(() => {
+      this.store.renewRun(runId, this.worker, this.options.leaseMs).catch((err: unknown) => this.options.logger.warn({ err, run: runId }, 'could not renew the replication run lease'));
+    }, Math.max(10, this.options.leaseMs / 3));
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   private announce(rule: ReplicationRule, run: ReplicationRun, status: 'done' | 'failed'): void {
