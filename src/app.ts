@@ -164,6 +164,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       },
       onPulled: (e) => void events.emit({ kind: 'pull', ...e }),
       onDeleted: (e) => void events.emit({ kind: 'delete', ...e }),
+      onCached: async (e) => void (await scans?.enqueue(e.repository, e.digest, 'push').catch((err: unknown) => logger.warn({ err, digest: e.digest }, 'could not queue a scan'))),
     },
     policies,
   );
@@ -291,6 +292,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     rematchCheckMs: config.scan.rematchCheckMs,
     logger,
     ...(config.scan.sbom ? { pushArtifact: async (a: ArtifactPush) => void (await pushReferrerArtifact(blobs, manifests, a)) } : {}),
+    ...(proxy ? { fetchLayer: (repository: string, digest: string) => proxy.cacheBlob(repository, digest) } : {}),
     onFinished: (e) => {
       void events.emit({ kind: 'scan.finished', repository: e.repository, digest: e.digest, status: e.status, summary: e.summary, actor: 'scanner' });
       scansFinished.labels(e.status).inc();

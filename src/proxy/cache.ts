@@ -142,6 +142,21 @@ export class ProxyCache {
     return this.fetchBlob(target, repository, digest);
   }
 
+  /**
+   * Have the blob stored here (a scan reads a cached image's layers, which clients may never
+   * have pulled). Nothing to do outside proxied namespaces or when it is stored already.
+   */
+  async cacheBlob(repository: string, digest: string): Promise<void> {
+    if (!this.covers(repository)) return;
+    const got = await this.blob(repository, digest, true);
+    if (got.kind === 'stored') return;
+    // Nobody reads this copy: drain it, which lets the store's side of the tee finish.
+    if (got.stream) for await (const _chunk of got.stream) void _chunk;
+    if (!(await this.storedBlob(repository, digest))) {
+      throw new RegistryError('UNAVAILABLE', `the blob could not be cached from upstream`, { digest, repository });
+    }
+  }
+
   private target(repository: string): Target | undefined {
     const slash = repository.indexOf('/');
     if (slash === -1) return undefined;

@@ -24,6 +24,8 @@ export interface ManifestServiceOptions {
   onPulled?: (event: { repository: string; digest: string; tag?: string; mediaType: string; size: number } & Origin) => void;
   /** Told of every tag or manifest a client deleted (not awaited); must not throw. */
   onDeleted?: (event: { repository: string; digest?: string; tag?: string } & Origin) => void;
+  /** A manifest the pull-through cache stored (not a push: no push event, but worth a scan). */
+  onCached?: (event: { repository: string; digest: string }) => Promise<void>;
 }
 
 export interface PushedManifest {
@@ -114,6 +116,7 @@ export class ManifestService {
     checkName(repository);
     const manifest = parseManifest(body, contentType);
     await this.metadata.putManifest({ ...manifestRow(repository, digest, manifest, body), ...(tag !== undefined ? { tag } : {}), verifyReferences: false });
+    await this.options.onCached?.({ repository, digest });
   }
 
   private async checkReferences(repository: string, manifest: ParsedManifest): Promise<void> {

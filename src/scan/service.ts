@@ -51,6 +51,11 @@ export interface ScanServiceOptions {
   /** Push an SBOM as a referrer of the image; absent: no SBOM artifacts. */
   pushArtifact?: (artifact: ArtifactPush) => Promise<void>;
   onFinished?: (event: ScanFinished) => void;
+  /**
+   * Make sure a layer is in the blob store before it is read: the pull-through cache stores a
+   * proxied image's layers only when they are pulled, so a scan fetches the missing ones.
+   */
+  fetchLayer?: (repository: string, digest: string) => Promise<void>;
 }
 
 const SEVERITIES: Severity[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'];
@@ -181,6 +186,7 @@ export class ScanService {
     if (!record) return unsupported('the manifest is no longer in the repository');
     const content = imageContent(record.content);
     if (content.kind !== 'image') return unsupported('not an image manifest');
+    if (this.options.fetchLayer) for (const l of content.layers) await this.options.fetchLayer(repository, l.digest);
     const layers = content.layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, open: () => this.blobs.read(parseDigest(l.digest)) }));
     let inventory: Inventory;
     try {
