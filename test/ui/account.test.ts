@@ -51,6 +51,15 @@ function wrongCode(secret: string): string {
   }
 }
 
+/** At phone width the page needs no sideways scrolling. */
+async function fitsPhone(page: Page): Promise<void> {
+  const size = page.viewportSize()!;
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await page.setViewportSize(size);
+  assert.ok(overflow <= 1, `the page is ${overflow}px wider than a phone`);
+}
+
 async function submitLogin(page: Page, base: string, c: Credentials): Promise<void> {
   await page.goto(`${base}/`);
   await page.getByLabel('Username').fill(c.username);
@@ -151,11 +160,13 @@ describe('two-factor authentication in the web UI', { skip: existsSync(CHROMIUM)
     await page.getByText('Logins ask only for your password.').waitFor();
 
     const phone = new Phone(await startSetUp(page));
+    await fitsPhone(page);
     // A wrong first code is refused, and the set-up stays open.
     await page.getByLabel('Code from the app').fill(wrongCode(phone.secret));
     await page.getByRole('button', { name: 'Turn on' }).click();
     await page.getByRole('form', { name: 'Confirm the authenticator app' }).getByRole('alert').waitFor();
     const recovery = await confirmSetUp(page, phone);
+    await fitsPhone(page);
     // Download as text: every code in the file.
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download as text' }).click()]);
     const saved = readFileSync((await download.path())!, 'utf8');
