@@ -12,7 +12,7 @@ import type { ReplicationService } from '../../replication/service.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RegistryError } from '../../registry/errors.js';
-import { otpHeader, parseBasic, parseBearer, type Authenticator } from '../../auth/authenticate.js';
+import { enrolFirst, otpHeader, parseBasic, parseBearer, type Authenticator } from '../../auth/authenticate.js';
 import type { AccessPolicy } from '../../auth/policy.js';
 import type { SecondFactor } from '../../auth/second-factor.js';
 import type { Auditor, AuditInput } from '../../auth/audit.js';
@@ -133,7 +133,7 @@ export async function authenticate(ctx: ApiContext, request: FastifyRequest): Pr
     if (!session) throw new RegistryError('UNAUTHORIZED', 'the session expired or was ended; log in again');
     if (!isSafeMethod(request.method)) checkCsrf(request, session);
     if (session.mustEnrol && !mayEnrol(request)) {
-      throw new RegistryError('DENIED', 'this account must enrol a second factor first (POST /api/v1/me/mfa/totp)', { secondFactor: 'enrol' });
+      throw enrolFirst();
     }
     claimed = session.identity;
   } else {
