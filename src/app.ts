@@ -538,7 +538,7 @@ async function setUpAuth(config: Config, access: AccessStore, identity: Identity
   const secondFactor = new SecondFactor(identity, access, config.mfa);
   const authenticator = new Authenticator(access, tokens, throttle, auditor, directory ? { accounts: directory, cacheTtlMs: config.ldap.cacheTtlMs } : undefined, secondFactor);
   const policy = new AccessPolicy(access);
-  const sessions = config.ui.enabled ? new SessionService(sessionStore, access, authenticator, auditor, { ttlSeconds: config.ui.sessionTtlSeconds }) : undefined;
+  const sessions = config.ui.enabled ? new SessionService(sessionStore, access, authenticator, auditor, { ttlSeconds: config.ui.sessionTtlSeconds }, secondFactor) : undefined;
   return {
     authenticator,
     secondFactor,

@@ -48,6 +48,11 @@ export function otpHeader(request: { headers: Record<string, string | string[] |
   return typeof value === 'string' ? value : undefined;
 }
 
+/** The refusal to an account that must enrol a second factor before anything else. */
+export function enrolFirst(): RegistryError {
+  return new RegistryError('DENIED', 'this account must enrol a second factor first (POST /api/v1/me/mfa/totp)', { secondFactor: 'enrol' });
+}
+
 export function parseBearer(header: string | undefined): string | undefined {
   if (!header || !/^bearer /i.test(header)) return undefined;
   const token = header.slice(7).trim();
@@ -108,7 +113,7 @@ export class Authenticator {
     if (identity.kind !== 'user' || !this.secondFactor) return;
     if (!(await this.secondFactor.enrolled(identity.username))) {
       if (!factor.enrolling && (await this.secondFactor.required(identity))) {
-        throw new RegistryError('DENIED', 'this account must enrol a second factor first (POST /api/v1/me/mfa/totp)', { secondFactor: 'enrol' });
+        throw enrolFirst();
       }
       return;
     }

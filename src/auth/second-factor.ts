@@ -50,6 +50,11 @@ export class SecondFactor {
     return (await this.access.rolesOf(user.username)).some((m) => m.role === 'owner');
   }
 
+  /** Whether this account must have a second factor and has none yet (it may only enrol). */
+  async mustEnrol(user: { username: string; admin: boolean }): Promise<boolean> {
+    return (await this.required(user)) && !(await this.enrolled(user.username));
+  }
+
   async status(user: { username: string; admin: boolean }): Promise<SecondFactorStatus> {
     const totp = await this.identity.getTotp(user.username);
     return {
@@ -91,6 +96,14 @@ export class SecondFactor {
       return step !== undefined && (await this.identity.useTotpStep(username, step)) ? 'totp' : undefined;
     }
     return (await this.identity.useRecoveryCode(username, hashRecoveryCode(given))) ? 'recovery' : undefined;
+  }
+
+  /** A fresh set of recovery codes replacing the old ones (shown this once); undefined when no second factor is on. */
+  async renewRecoveryCodes(username: string): Promise<string[] | undefined> {
+    if (!(await this.enrolled(username))) return undefined;
+    const codes = newRecoveryCodes();
+    await this.identity.setRecoveryCodes(username, codes.map(hashRecoveryCode));
+    return codes;
   }
 
   async remove(username: string): Promise<boolean> {

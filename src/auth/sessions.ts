@@ -9,6 +9,7 @@ import type { SessionRecord, SessionStore } from '../metadata/session-store.js';
 import type { Auditor } from './audit.js';
 import type { Authenticator } from './authenticate.js';
 import type { Identity } from './model.js';
+import type { SecondFactor } from './second-factor.js';
 
 export const SESSION_COOKIE = 'registry_session';
 export const CSRF_HEADER = 'x-csrf-token';
@@ -18,6 +19,8 @@ export type UserIdentity = Extract<Identity, { kind: 'user' }>;
 export interface ActiveSession {
   record: SessionRecord;
   identity: UserIdentity;
+  /** The account must have a second factor and has none: the session may only enrol one. */
+  mustEnrol: boolean;
 }
 
 export interface SessionOptions {
@@ -53,16 +56,20 @@ export class SessionService {
     private readonly authenticator: Authenticator,
     private readonly auditor: Auditor,
     private readonly options: SessionOptions,
+    private readonly secondFactor?: SecondFactor,
   ) {}
 
   get ttlSeconds(): number {
     return this.options.ttlSeconds;
   }
 
-  /** Check the password and open a session; the id is returned once and never stored. */
-  /** `otp`: the second-factor code, for accounts that have one. */
+  /**
+   * Check the password (and `otp`, the second-factor code, for accounts that have one) and open
+   * a session; the id is returned once and never stored. An account that must enrol a second
+   * factor first gets a session that may only do that (`mustEnrol`).
+   */
   async login(username: string, password: string, source: string, otp?: string): Promise<{ id: string; session: ActiveSession }> {
-    const identity = await this.authenticator.password(username, password, source, otp !== undefined ? { otp } : {});
+    const identity = await this.authenticator.password(username, password, source, { ...(otp !== undefined ? { otp } : {}), enrolling: true });
     if (identity.kind !== 'user') throw new RegistryError('DENIED', 'robot accounts cannot log in to the web UI');
     const id = randomBytes(32).toString('base64url');
     const now = new Date();
@@ -77,7 +84,7 @@ export class SessionService {
     };
     await this.store.createSession(record);
     await this.auditor.record({ actor: identity.username, action: 'login', source, detail: { via: 'web UI' } });
-    return { id, session: { record, identity } };
+    return { id, session: { record, identity, mustEnrol: await this.mustEnrol(identity) } };
   }
 
   /** The session behind a cookie value, while it is unexpired and its user still enabled. */
@@ -90,7 +97,13 @@ export class SessionService {
       await this.store.deleteSession(record.idHash);
       return undefined;
     }
-    return { record, identity: { kind: 'user', id: user.id, username: user.username, admin: user.admin } };
+    const identity: UserIdentity = { kind: 'user', id: user.id, username: user.username, admin: user.admin };
+    // Checked on every request: the account may have become an owner, or its factor been reset.
+    return { record, identity, mustEnrol: await this.mustEnrol(identity) };
+  }
+
+  private async mustEnrol(identity: UserIdentity): Promise<boolean> {
+    return (await this.secondFactor?.mustEnrol(identity)) ?? false;
   }
 
   async logout(session: ActiveSession, source: string): Promise<void> {

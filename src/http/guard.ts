@@ -81,7 +81,8 @@ export function tokenGuard(options: GuardOptions): Guard {
       via = 'basic';
     } else if (header === undefined && options.sessions && isSafeMethod(request.method) && sessionIdOf(request) !== undefined) {
       const session = await options.sessions.resolve(sessionIdOf(request)!);
-      if (session) {
+      // A session that may only enrol a second factor reads nothing more than an anonymous client.
+      if (session && !session.mustEnrol) {
         identity = session.identity;
         via = 'session';
       }

@@ -54,6 +54,18 @@ async function enrol(reg: TestRegistry, creds: Credentials): Promise<{ secret: s
   return { secret: started.secret, recoveryCodes: confirmed.recoveryCodes };
 }
 
+/** A web UI session (cookie and CSRF token, as headers for `api`) and the login's answer. */
+async function uiSession(reg: TestRegistry, creds: Credentials, otp?: string): Promise<{ status: number; body: any; headers: Record<string, string> }> {
+  const res = await fetch(`${reg.url}/api/v1/session`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: creds.username, password: creds.password, ...(otp !== undefined ? { otp } : {}) }),
+  });
+  const body = (await res.json()) as any;
+  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
+  return { status: res.status, body, headers: { Cookie: cookie, 'X-CSRF-Token': body?.csrfToken ?? '' } };
+}
+
 test('HOTP and TOTP match the RFC test vectors', () => {
   const key = Buffer.from('12345678901234567890');
   // RFC 4226 appendix D.
@@ -169,6 +181,26 @@ describe('TOTP second factor', () => {
     await pushImage(reg.url, 'maria/app', { reference: 'v1', headers: basicAuth({ username: robot.name, password: robot.secret }) });
   });
 
+  test('new recovery codes take a code (also in a web UI session); the old ones stop working', async () => {
+    expect(await api(reg, 'POST', '/me/mfa/recovery-codes', { as: maria }), 401, 'UNAUTHORIZED');
+    const session = await uiSession(reg, maria, recovery.pop()!);
+    assert.equal(session.status, 201);
+    const noCode = expect(await api(reg, 'POST', '/me/mfa/recovery-codes', { headers: session.headers }), 401, 'UNAUTHORIZED');
+    assert.deepEqual(noCode.json.errors[0].detail, { secondFactor: 'totp' });
+    expect(await api(reg, 'POST', '/me/mfa/recovery-codes', { headers: { ...session.headers, 'X-Registry-OTP': '000000' } }), 401, 'UNAUTHORIZED');
+    const renewed = expect(await api(reg, 'POST', '/me/mfa/recovery-codes', { headers: { ...session.headers, 'X-Registry-OTP': recovery.pop()! } }), 201).json;
+    assert.equal(renewed.recoveryCodes.length, 10);
+    assert.equal(new Set([...renewed.recoveryCodes, ...recovery]).size, 10 + recovery.length, 'all new');
+    assert.equal((await tokenStatus(reg, maria, recovery.pop()!)).status, 401, 'an old code no longer works');
+    recovery = renewed.recoveryCodes;
+    assert.equal((await tokenStatus(reg, maria, recovery.pop()!)).status, 200, 'a new one does');
+    assert.equal(expect(await api(reg, 'GET', '/me/mfa', { headers: session.headers }), 200).json.recoveryCodesLeft, 9);
+    // Basic auth with a code in the header: that code is the one asked for.
+    recovery = expect(await api(reg, 'POST', '/me/mfa/recovery-codes', { as: maria, headers: { 'X-Registry-OTP': recovery.pop()! } }), 201).json.recoveryCodes;
+    assert.equal(recovery.length, 10);
+    assert.ok((await reg.app.access.queryAudit({ limit: 100, actor: 'maria' })).some((e) => e.action === 'mfa.recovery-codes'));
+  });
+
   test('removing the second factor takes a code; an administrator may reset it', async () => {
     expect(await api(reg, 'DELETE', '/me/mfa/totp', { as: maria, headers: { 'X-Registry-OTP': recovery.pop()! } }), 204);
     assert.equal((await tokenStatus(reg, maria)).status, 200, 'the password alone works again');
@@ -214,5 +246,27 @@ describe('TOTP enforcement per role', () => {
     expect(await api(reg, 'POST', '/namespaces', { as: olga, body: { name: 'olga' } }), 201);
     expect(await api(reg, 'GET', '/me', { as: olga }), 403, 'DENIED');
     expect(await api(reg, 'POST', '/me/mfa/totp', { as: olga }), 201);
+  });
+
+  test('a web UI session of an account that must enrol may only enrol; once it has, the session is whole', async () => {
+    const olga = { username: 'olga', password: 'olga-password-1' };
+    const session = await uiSession(reg, olga);
+    assert.equal(session.status, 201);
+    assert.equal(session.body.mustEnrolSecondFactor, true);
+    assert.equal(expect(await api(reg, 'GET', '/session', { headers: session.headers }), 200).json.mustEnrolSecondFactor, true);
+    const refused = expect(await api(reg, 'GET', '/namespaces', { headers: session.headers }), 403, 'DENIED');
+    assert.deepEqual(refused.json.errors[0].detail, { secondFactor: 'enrol' });
+    expect(await api(reg, 'PATCH', '/users/olga', { headers: session.headers, body: { password: 'another-password-1' } }), 403, 'DENIED');
+    // Registry reads with the cookie get no more than an anonymous client.
+    assert.equal((await fetch(`${reg.url}/v2/olga/app/tags/list`, { headers: { Cookie: session.headers['Cookie']! } })).status, 401);
+
+    await roomInStep();
+    const started = expect(await api(reg, 'POST', '/me/mfa/totp', { headers: session.headers }), 201).json;
+    expect(await api(reg, 'POST', '/me/mfa/totp/confirm', { headers: session.headers, body: { code: code(started.secret, 0) } }), 200);
+    assert.equal(expect(await api(reg, 'GET', '/session', { headers: session.headers }), 200).json.mustEnrolSecondFactor, false);
+    expect(await api(reg, 'GET', '/namespaces', { headers: session.headers }), 200);
+    // A new login needs the code now.
+    assert.equal((await uiSession(reg, olga)).status, 401);
+    assert.equal((await uiSession(reg, olga, code(started.secret, 1))).status, 201);
   });
 });

@@ -10,6 +10,7 @@ import { RepositoryPage } from './pages/Repository';
 import { ManifestPage } from './pages/Manifest';
 import { NamespacesPage, NamespacePage } from './pages/Namespaces';
 import { AuditPage, SystemPage, UsersPage } from './pages/Admin';
+import { AccountPage, CodeInput, explainCodeError } from './pages/Account';
 
 export function App() {
   const [session, setSession] = useState<SessionInfo>();
@@ -38,6 +39,12 @@ export function App() {
       <main id="main" tabIndex={-1}>
         {session.authEnabled && !session.user ? (
           <LoginPage />
+        ) : session.mustEnrolSecondFactor ? (
+          // Every other page would be refused until a second factor is set up.
+          <Routes>
+            <Route path="/account" element={<AccountPage />} />
+            <Route path="*" element={<Navigate to="/account" replace />} />
+          </Routes>
         ) : (
           <Routes>
             <Route path="/" element={<RepositoriesPage />} />
@@ -47,6 +54,7 @@ export function App() {
             <Route path="/admin/users" element={<UsersPage />} />
             <Route path="/admin/audit" element={<AuditPage />} />
             <Route path="/admin/system" element={<SystemPage />} />
+            <Route path="/account" element={<AccountPage />} />
             <Route path="/login" element={<Navigate to="/" replace />} />
             <Route path="*" element={<p>Nothing here. <Link to="/">Back to the repositories</Link></p>} />
           </Routes>
@@ -79,7 +87,7 @@ function Header() {
       <Link to="/" className="brand">
         Registry
       </Link>
-      {(!session.authEnabled || user) && (
+      {(!session.authEnabled || user) && !session.mustEnrolSecondFactor && (
         <nav aria-label="Main">
           <NavLink to="/" end>
             Repositories
@@ -102,6 +110,7 @@ function Header() {
               {user.name}
               {user.admin ? ' (admin)' : ''}
             </span>
+            <NavLink to="/account">Account</NavLink>
             <button type="button" onClick={logout}>
               Log out
             </button>
@@ -118,17 +127,21 @@ function LoginPage() {
   const navigate = useNavigate();
   const [error, setError] = useState<Error>();
   const [busy, setBusy] = useState(false);
+  // The server asked for a second-factor code: the form grows a field for it.
+  const [askCode, setAskCode] = useState(false);
   const submit = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const form = new FormData(e.currentTarget);
     setBusy(true);
     setError(undefined);
     try {
-      await api('POST', '/api/v1/session', { username: form.get('username'), password: form.get('password') });
+      const otp = form.get('code');
+      await api('POST', '/api/v1/session', { username: form.get('username'), password: form.get('password'), ...(otp ? { otp: String(otp).trim() } : {}) });
       await refresh();
       navigate(location.pathname === '/login' ? '/' : location.pathname + location.search);
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? new Error('Wrong username or password.') : (err as Error));
+      if (err instanceof ApiError && err.secondFactor === 'totp' && !askCode) setAskCode(true);
+      else setError(err instanceof ApiError && err.status === 401 && !err.secondFactor ? new Error('Wrong username or password.') : (explainCodeError(err) as Error));
     } finally {
       setBusy(false);
     }
@@ -145,6 +158,12 @@ function LoginPage() {
         Password
         <input name="password" type="password" autoComplete="current-password" required />
       </label>
+      {askCode && (
+        <>
+          <p className="muted">This account uses two-factor authentication: enter the code from your authenticator app, or one of your recovery codes.</p>
+          <CodeInput autoFocus />
+        </>
+      )}
       <ErrorBox error={error} />
       <button type="submit" className="primary" disabled={busy}>
         {busy ? 'Logging in…' : 'Log in'}

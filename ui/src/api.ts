@@ -11,13 +11,20 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly detail?: unknown,
   ) {
     super(message);
   }
+
+  /** What the server says about the second factor: 'totp' (a code is needed or was wrong), 'enrol' (set one up first). */
+  get secondFactor(): string | undefined {
+    const detail = this.detail as { secondFactor?: unknown } | undefined;
+    return typeof detail?.secondFactor === 'string' ? detail.secondFactor : undefined;
+  }
 }
 
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json' };
+export async function api<T>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json', ...extraHeaders };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   const res = await fetch(path, { method, headers, credentials: 'same-origin', ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
@@ -29,8 +36,8 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     json = undefined;
   }
   if (!res.ok) {
-    const first = (json as { errors?: { code?: string; message?: string }[] } | undefined)?.errors?.[0];
-    throw new ApiError(res.status, first?.code ?? 'UNKNOWN', first?.message ?? `${res.status} ${res.statusText}`);
+    const first = (json as { errors?: { code?: string; message?: string; detail?: unknown }[] } | undefined)?.errors?.[0];
+    throw new ApiError(res.status, first?.code ?? 'UNKNOWN', first?.message ?? `${res.status} ${res.statusText}`, first?.detail);
   }
   return json as T;
 }
@@ -77,6 +84,21 @@ export interface SessionInfo {
   user: { name: string; kind: string; admin: boolean; namespaces: { namespace: string; role: string }[] } | null;
   csrfToken: string | null;
   expiresAt: string | null;
+  /** The account must set up a second factor before anything else. */
+  mustEnrolSecondFactor?: boolean;
+}
+
+export interface SecondFactorStatus {
+  totp: 'off' | 'pending' | 'on';
+  recoveryCodesLeft: number;
+  required: boolean;
+}
+
+export interface TotpEnrolment {
+  secret: string;
+  otpauthUri: string;
+  /** An SVG data URL. */
+  qrCode: string;
 }
 
 export interface RepositoryRow {

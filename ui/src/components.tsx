@@ -25,7 +25,9 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T |
 export function ErrorBox({ error }: { error: Error | undefined }) {
   if (!error) return null;
   const hint =
-    error instanceof ApiError && error.status === 404
+    error instanceof ApiError && error.secondFactor === 'enrol'
+      ? 'Set up two-factor authentication on your Account page first.'
+      : error instanceof ApiError && error.status === 404
       ? 'It does not exist, or you may not see it.'
       : error instanceof ApiError && error.status === 403
         ? 'You do not have permission for this.'

@@ -12,7 +12,7 @@ import type { ReplicationService } from '../../replication/service.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RegistryError } from '../../registry/errors.js';
-import { otpHeader, parseBasic, parseBearer, type Authenticator } from '../../auth/authenticate.js';
+import { enrolFirst, otpHeader, parseBasic, parseBearer, type Authenticator } from '../../auth/authenticate.js';
 import type { AccessPolicy } from '../../auth/policy.js';
 import type { SecondFactor } from '../../auth/second-factor.js';
 import type { Auditor, AuditInput } from '../../auth/audit.js';
@@ -122,9 +122,7 @@ export async function authenticate(ctx: ApiContext, request: FastifyRequest): Pr
     claimed = verified.identity;
   } else if (basic) {
     try {
-      // The second-factor routes stay open to an account that must enrol before anything else.
-      const enrolling = request.url.startsWith(`${API_PREFIX}/me/mfa`);
-      claimed = await ctx.authenticator.password(basic.username, basic.password, request.ip, { otp: otpHeader(request), enrolling });
+      claimed = await ctx.authenticator.password(basic.username, basic.password, request.ip, { otp: otpHeader(request), enrolling: mayEnrol(request) });
     } catch (err) {
       if (err instanceof RegistryError && err.code === 'UNAUTHORIZED') throw unauthorized(err.message, err.detail);
       throw err;
@@ -134,6 +132,9 @@ export async function authenticate(ctx: ApiContext, request: FastifyRequest): Pr
     // No Basic challenge here: a browser would answer it with its own password dialog.
     if (!session) throw new RegistryError('UNAUTHORIZED', 'the session expired or was ended; log in again');
     if (!isSafeMethod(request.method)) checkCsrf(request, session);
+    if (session.mustEnrol && !mayEnrol(request)) {
+      throw enrolFirst();
+    }
     claimed = session.identity;
   } else {
     throw unauthorized();
@@ -148,6 +149,12 @@ export async function authenticate(ctx: ApiContext, request: FastifyRequest): Pr
     secondFactorChecked: basic !== undefined && otpHeader(request) !== undefined,
     ...(session ? { session } : {}),
   };
+}
+
+/** The routes open to an account that must enrol a second factor before anything else: enrolment, and its session. */
+function mayEnrol(request: FastifyRequest): boolean {
+  const path = request.url.split('?')[0]!;
+  return path.startsWith(`${API_PREFIX}/me/mfa`) || path === `${API_PREFIX}/session`;
 }
 
 function checkCsrf(request: FastifyRequest, session: ActiveSession): void {

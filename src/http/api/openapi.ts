@@ -304,6 +304,14 @@ export const openApiDocument: OpenApiDocument = {
         },
       },
     },
+    '/me/mfa/recovery-codes': {
+      post: {
+        operationId: 'renewRecoveryCodes',
+        summary: 'ten new recovery codes, shown this once; the old ones stop working. Takes a code in X-Registry-OTP (the one the request logged in with, or a fresh one with a bearer token or a web UI session)',
+        tags: ['users'],
+        responses: { '201': ok('the new codes', { type: 'object', properties: { recoveryCodes: { type: 'array', items: { type: 'string' } } } }), ...common, '404': err('NotFound') },
+      },
+    },
     '/users/{username}/mfa': {
       delete: {
         operationId: 'resetUserMfa',
@@ -682,17 +690,17 @@ export const openApiDocument: OpenApiDocument = {
     '/session': {
       get: {
         operationId: 'getSession',
-        summary: 'who is logged in: { authEnabled, user, csrfToken, expiresAt } (user null without credentials; no challenge)',
+        summary: 'who is logged in: { authEnabled, user, mustEnrolSecondFactor, csrfToken, expiresAt } (user null without credentials; no challenge). mustEnrolSecondFactor: the session may only use /me/mfa until a second factor is on',
         tags: ['browse'],
         security: [],
         responses: { '200': ok('the session', { type: 'object' }) },
       },
       post: {
         operationId: 'logIn',
-        summary: 'log in to the web UI: sets the HttpOnly, SameSite=Strict session cookie and answers the CSRF token (throttled and audited)',
+        summary: 'log in to the web UI: sets the HttpOnly, SameSite=Strict session cookie and answers the CSRF token (throttled and audited). otp: the second-factor code (or a recovery code) of an account with one; without it such a login answers 401 with detail { secondFactor: "totp" }',
         tags: ['browse'],
         security: [],
-        requestBody: body({ type: 'object', required: ['username', 'password'], properties: { username: { type: 'string' }, password: { type: 'string' } } }),
+        requestBody: body({ type: 'object', required: ['username', 'password'], properties: { username: { type: 'string' }, password: { type: 'string' }, otp: { type: 'string' } } }),
         responses: { '201': ok('logged in', { type: 'object' }), ...common, ...writes, '429': { description: 'too many failed logins' } },
       },
       delete: {

@@ -24,6 +24,8 @@ async function sessionView(ctx: ApiContext, caller: Caller) {
       admin: caller.admin,
       namespaces: roles.map((r) => ({ namespace: r.namespace, role: r.role })),
     },
+    /** The UI sends the user to enrol a second factor: nothing else is allowed until then. */
+    mustEnrolSecondFactor: caller.session?.mustEnrol ?? false,
     csrfToken: caller.session?.record.csrfToken ?? null,
     expiresAt: caller.session?.record.expiresAt.toISOString() ?? null,
   };
