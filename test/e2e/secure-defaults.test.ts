@@ -1,8 +1,9 @@
 // Secure defaults: `registry serve` with no settings listens on loopback only and accepts a push
 // there; on any other address it refuses to start without TLS (or http.allowPlainHttp) and auth
-// (or auth.allowAnonymousPush), naming the settings; SIGHUP warns about a configuration the next
-// start would refuse. Nothing here binds a non-loopback address: the refusals happen before
-// listening, and the opt-ins are shown through the same check `serve` runs (and `doctor`).
+// (or auth.allowAnonymousPush), naming the settings, and starts with each opt-in (warning about
+// it); SIGHUP warns about a configuration the next start would refuse. Nothing here is reachable
+// from the network: the refusals happen before listening, and the registries that do listen on
+// 0.0.0.0 run in a network namespace of their own (unshare).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,6 +13,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { backendEnv, CLI, makeTempDir } from '../helpers/registry.js';
 import { freePort } from '../helpers/proxy.js';
+import { makeCertificates } from '../helpers/certificates.js';
 import { expectStatus, pushImage } from '../helpers/oci.js';
 import { loadConfig } from '../../src/config/load.js';
 import { exposureRefusals, exposureWarnings, isLoopbackHost } from '../../src/config/exposure.js';
@@ -25,10 +27,16 @@ interface Served {
   stop(): Promise<number | null>;
 }
 
-/** `registry serve <args> --data-dir <dir>` with only the backends (and `env`) set, like `npm start`. */
-async function serve(dir: string, args: string[], env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args, '--data-dir', dir], {
-    env: { PATH: process.env['PATH'], ...(await backendEnv(dir)), REGISTRY_LOG_LEVEL: 'info', ...env },
+/**
+ * `registry serve <args> --data-dir <dir>` with only the backends (and `env`) set, like `npm start`.
+ * `isolated`: in a network namespace of its own (unshare), where even 0.0.0.0 reaches nothing,
+ * on the embedded backends (the shared servers are not reachable from there).
+ */
+async function serve(dir: string, args: string[], env: Record<string, string> = {}, isolated = false): Promise<Served> {
+  const command = [process.execPath, CLI, 'serve', ...args, '--data-dir', dir];
+  const [file, ...argv] = isolated ? ['unshare', '--map-root-user', '--net', '--', ...command] : command;
+  const child = spawn(file!, argv, {
+    env: { PATH: process.env['PATH'], ...(isolated ? {} : await backendEnv(dir)), REGISTRY_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -112,6 +120,36 @@ describe('secure defaults', () => {
       assert.equal(served.output().match(/refusing/g)?.length, expected.length, served.output());
       assert.doesNotMatch(served.output(), /registry listening/);
       assert.equal(await accepts('127.0.0.1', port), false);
+    });
+  }
+
+  for (const [what, env, warned] of [
+    ['plain HTTP and anonymous push allowed', { REGISTRY_HTTP_ALLOW_PLAIN_HTTP: 'true', REGISTRY_AUTH_ALLOW_ANONYMOUS_PUSH: 'true' }, [/http\.allowPlainHttp/, /auth\.allowAnonymousPush/]],
+    ['plain HTTP allowed, auth on', { REGISTRY_HTTP_ALLOW_PLAIN_HTTP: 'true', REGISTRY_AUTH_ENABLED: 'true' }, [/http\.allowPlainHttp/]],
+    ['TLS, anonymous push allowed', { tls: 'yes', REGISTRY_AUTH_ALLOW_ANONYMOUS_PUSH: 'true' }, [/auth\.allowAnonymousPush/]],
+    ['TLS and auth on', { tls: 'yes', REGISTRY_AUTH_ENABLED: 'true' }, []],
+  ] as const) {
+    test(`0.0.0.0 with ${what}: starts (in a network namespace of its own), warning about each opt-in`, async () => {
+      const data = await makeTempDir('secure-defaults-optin-');
+      try {
+        const { tls, ...settings } = env as Record<string, string>;
+        if (tls) {
+          const { cert, key } = await makeCertificates(data);
+          Object.assign(settings, { REGISTRY_HTTP_TLS_CERT_FILE: cert, REGISTRY_HTTP_TLS_KEY_FILE: key });
+        }
+        const served = await serve(data, ['--host', '0.0.0.0', '--port', '5000'], settings, true);
+        try {
+          await waitFor(served, /"host":"0\.0\.0\.0","port":5000[^\n]*"msg":"registry listening"/);
+          const logged = served.output();
+          for (const pattern of warned) assert.match(logged, pattern);
+          if (warned.length === 0) assert.doesNotMatch(logged, /allowPlainHttp|allowAnonymousPush/);
+          assert.doesNotMatch(logged, /refusing/);
+        } finally {
+          assert.equal(await served.stop(), 0, served.output().slice(-2000));
+        }
+      } finally {
+        await rm(data, { recursive: true, force: true });
+      }
     });
   }
 
