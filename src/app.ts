@@ -5,6 +5,8 @@ import type { Server as HttpsServer } from 'node:https';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
+import { ConfigError } from './config/load.js';
+import { exposureRefusals, exposureWarnings } from './config/exposure.js';
 import { openBlobStore } from './storage/open.js';
 import { openMetadataStore } from './metadata/open.js';
 import type { MetadataStore } from './metadata/store.js';
@@ -129,6 +131,11 @@ export interface App {
 }
 
 export async function createApp(config: Config, logger: Logger = pino({ level: config.log.level }), options: AppOptions = {}): Promise<App> {
+  // Checked before anything is opened: an insecure exposure is a configuration error.
+  const refusals = exposureRefusals(config);
+  if (refusals.length > 0) throw new ConfigError(refusals.join('\n'));
+  const warnings = exposureWarnings(config);
+  if (warnings.length > 0) logger.warn({ warnings }, 'insecure settings');
   const blobStore = await openBlobStore(config);
   const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, signing, sessions: sessionStore, browse, webhooks: webhookStore, auditOutbox, identity, replication: replicationStore } = await openMetadataStore(config, logger);
   // Set up below, once metrics exist; the auditor only pokes it.
@@ -459,6 +466,9 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       const restartRequired = changed.filter((path) => path !== 'log.level' && !(applied.includes('http.tls') && path.startsWith('http.tls.')));
       // Logged before a new level applies, so a quieter level does not hide the reload itself.
       logger.info({ applied, restartRequired }, 'configuration reloaded');
+      // The running server keeps its settings, but the next start would refuse these.
+      const refused = exposureRefusals(next);
+      if (refused.length > 0) logger.warn({ refusals: refused }, 'the reloaded configuration would be refused at the next start');
       if (levelChanged) {
         logger.level = next.log.level;
         config.log.level = next.log.level;

@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { pino } from 'pino';
 import type { Config } from '../config/schema.js';
 import { sqlitePath } from '../config/load.js';
+import { exposureRefusals, exposureWarnings, isLoopbackHost } from '../config/exposure.js';
 import { openSqlStore } from '../metadata/open.js';
 import type { SqlMetadataStore } from '../metadata/sql-store.js';
 import { openBlobStore } from '../storage/open.js';
@@ -23,6 +24,8 @@ export interface CheckResult {
   ok: boolean;
   /** What was found (ok) or why the check failed. */
   detail: string;
+  /** Passed, but the setting weakens security (printed as `warn`, does not fail the run). */
+  warn?: boolean;
 }
 
 interface Check {
@@ -153,6 +156,15 @@ function signingKeyCheck(config: Config, store: () => SqlMetadataStore | undefin
   };
 }
 
+/** What `registry serve` would refuse (a failure each) and the insecure settings it allows (a warning each). */
+function exposureResults(config: Config): CheckResult[] {
+  const refusals = exposureRefusals(config).map((detail) => ({ name: 'exposure', ok: false, detail }));
+  const warnings = exposureWarnings(config).map((detail) => ({ name: 'exposure', ok: true, warn: true, detail }));
+  if (refusals.length + warnings.length > 0) return [...refusals, ...warnings];
+  // Neither refused nor warned: loopback, or TLS with auth on.
+  return [{ name: 'exposure', ok: true, detail: `${config.http.host}: ${isLoopbackHost(config.http.host) ? 'loopback only' : 'TLS, auth on'}` }];
+}
+
 /** Run every check the configuration calls for, in order; never throws. */
 export async function diagnose(config: Config): Promise<CheckResult[]> {
   let store: SqlMetadataStore | undefined;
@@ -161,7 +173,7 @@ export async function diagnose(config: Config): Promise<CheckResult[]> {
   if (config.redis.url) checks.push(redisCheck(config.redis.url, config.redis.keyPrefix));
   if (config.http.tls.certFile && config.http.tls.keyFile) checks.push(tlsCheck(config.http.tls.certFile, config.http.tls.keyFile));
   if (config.auth.enabled) checks.push(signingKeyCheck(config, () => (metadataOk ? store : undefined)));
-  const results: CheckResult[] = [];
+  const results: CheckResult[] = exposureResults(config);
   try {
     for (const check of checks) {
       try {
@@ -192,7 +204,7 @@ export function doctorCommand(): Command {
       }
       const ok = results.every((r) => r.ok);
       if (flags.json) console.log(JSON.stringify({ ok, checks: results }));
-      else for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.detail}`);
+      else for (const r of results) console.log(`${r.ok ? (r.warn ? 'warn' : 'ok  ') : 'FAIL'} ${r.name}: ${r.detail}`);
       process.exitCode = ok ? 0 : 1;
       // A backend that never answered may still hold a socket open: do not wait for it.
       setTimeout(() => process.exit(), 1_000).unref();

@@ -4,9 +4,9 @@ import { createApp } from '../app.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './options.js';
 
 export function serveCommand(): Command {
-  return withConfigFlags(new Command('serve').description('run the registry (defaults: port 5000, data in ./data)'))
+  return withConfigFlags(new Command('serve').description('run the registry (defaults: 127.0.0.1 port 5000, data in ./data)'))
     .option('-p, --port <port>', 'port to listen on')
-    .option('--host <host>', 'address to listen on')
+    .option('--host <host>', 'address to listen on (a non-loopback one needs TLS and auth, or the opt-ins)')
     .action(async (flags: ConfigFlags) => {
       const config = configFromFlags(flags);
       const app = await createApp(config);

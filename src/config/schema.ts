@@ -19,7 +19,8 @@ export const ConfigSchema = z
   .object({
     http: z
       .strictObject({
-        host: z.string().min(1).default('0.0.0.0'),
+        /** Loopback by default: other addresses need TLS (or allowPlainHttp) and auth (or auth.allowAnonymousPush). */
+        host: z.string().min(1).default('127.0.0.1'),
         port: z.coerce.number().int().min(0).max(65535).default(5000),
         /** Longest a request may take to send its headers (slow-client guard). */
         headersTimeoutMs: z.coerce.number().int().positive().default(30_000),
@@ -34,6 +35,8 @@ export const ConfigSchema = z
             keyFile: z.string().min(1).optional(),
           })
           .prefault({}),
+        /** Serve plain HTTP on a non-loopback host (a TLS-terminating proxy in front); refused otherwise. */
+        allowPlainHttp: z.stringbool().or(z.boolean()).default(false),
       })
       .prefault({}),
     storage: z
@@ -131,8 +134,10 @@ export const ConfigSchema = z
     deletes: z.strictObject({ enabled: z.stringbool().or(z.boolean()).default(true) }).prefault({}),
     auth: z
       .strictObject({
-        /** Off: anyone who reaches the port may do anything (the quick-start default). */
+        /** Off: anyone who reaches the port may do anything (the quick-start default, on loopback only). */
         enabled: z.stringbool().or(z.boolean()).default(false),
+        /** With auth off, serve on a non-loopback host anyway (an open registry on a trusted network); refused otherwise. */
+        allowAnonymousPush: z.stringbool().or(z.boolean()).default(false),
         /** The `service` of the token flow (the token audience). */
         service: z.string().min(1).default('registry'),
         issuer: z.string().min(1).default('registry-token-issuer'),

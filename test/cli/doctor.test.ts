@@ -40,7 +40,7 @@ describe('registry doctor', () => {
     const result = await runCli(reg, ['doctor']);
     assert.equal(result.code, 0, result.stdout + result.stderr);
     const lines = result.stdout.trim().split('\n');
-    const expected = ['config', 'metadata', 'blobStore', ...(scaleOut() ? ['redis'] : [])];
+    const expected = ['config', 'exposure', 'metadata', 'blobStore', ...(scaleOut() ? ['redis'] : [])];
     assert.deepEqual(lines.map((l) => /^(ok  |FAIL) (\w+):/.exec(l)?.slice(1)), expected.map((name) => ['ok  ', name]));
     assert.match(result.stdout, /schema up to date/);
     assert.match(result.stdout, /wrote, read and deleted a probe/);
@@ -61,6 +61,22 @@ describe('registry doctor', () => {
     assert.equal(report.ok, false);
     assert.deepEqual(report.checks.map((c) => c.name), ['config']);
     assert.match(check(report, 'config').detail, /http\.port/);
+  });
+
+  test('a non-loopback host without TLS and auth: FAIL exposure naming the settings; opted in: warn, exit 0', async () => {
+    const refused = await runCli(reg, ['doctor'], { env: { REGISTRY_HTTP_HOST: '0.0.0.0' } });
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stdout, /^FAIL exposure: refusing plain HTTP on 0\.0\.0\.0: .*http\.tls\.certFile.*http\.allowPlainHttp/m);
+    assert.match(refused.stdout, /^FAIL exposure: refusing anonymous push and delete on 0\.0\.0\.0: .*auth\.enabled.*auth\.allowAnonymousPush/m);
+    assert.match(refused.stdout, /^ok   metadata:/m);
+
+    const optedIn = await runCli(reg, ['doctor'], {
+      env: { REGISTRY_HTTP_HOST: '0.0.0.0', REGISTRY_HTTP_ALLOW_PLAIN_HTTP: 'true', REGISTRY_AUTH_ALLOW_ANONYMOUS_PUSH: 'true' },
+    });
+    assert.equal(optedIn.code, 0, optedIn.stdout);
+    assert.doesNotMatch(optedIn.stdout, /^FAIL/m);
+    assert.match(optedIn.stdout, /^warn exposure: plain HTTP on 0\.0\.0\.0 \(http\.allowPlainHttp\)/m);
+    assert.match(optedIn.stdout, /^warn exposure: anyone who reaches 0\.0\.0\.0 may push and delete/m);
   });
 
   test('Redis not reachable: FAIL redis with the reason, exit 1', async () => {

@@ -36,7 +36,7 @@ describe('defaults', () => {
   test('an empty environment gives the documented defaults', () => {
     const c = loadConfig({ env: {} });
     assert.equal(c.http.port, 5000);
-    assert.equal(c.http.host, '0.0.0.0');
+    assert.equal(c.http.host, '127.0.0.1');
     assert.equal(c.storage.driver, 'filesystem');
     assert.equal(c.storage.filesystem.root, './data');
     assert.equal(c.metadata.driver, 'sqlite');
