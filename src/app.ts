@@ -500,6 +500,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       grace.unref();
       await server.close();
       clearTimeout(grace);
+      await proxy?.settle();
       if (metricsListener?.listening) {
         const stopped = new Promise((resolve) => metricsListener.close(resolve));
         metricsListener.closeAllConnections();

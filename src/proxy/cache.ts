@@ -207,6 +207,12 @@ export class ProxyCache {
     await this.manifests.putCached(repository, digest, got.bytes, got.mediaType, tag);
   }
 
+  /** Waits for the fetches in flight to finish writing (a shutdown must not cut a commit short). */
+  async settle(): Promise<void> {
+    const pending: Promise<unknown>[] = [...this.manifestFetches.values(), ...[...this.blobFetches.values()].map((fetch) => fetch.stored)];
+    await Promise.allSettled(pending);
+  }
+
   private async fetchBlob(target: Target, repository: string, digest: string): Promise<ProxiedBlob> {
     let stored!: Promise<void>;
     const forget = () => {
