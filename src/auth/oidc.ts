@@ -57,6 +57,18 @@ function refused(message: string, detail?: unknown): RegistryError {
   return new RegistryError('UNAUTHORIZED', message, detail);
 }
 
+/** Why openid-client refused an answer: its message, and the underlying check's (which names the claim). */
+function failureReason(err: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
+    const error = current as Error & { error?: unknown };
+    parts.push(typeof error.error === 'string' ? `${error.message} (${error.error})` : error.message);
+    current = error.cause;
+  }
+  return parts.join(': ').slice(0, 300);
+}
+
 function groupsOf(value: unknown): string[] {
   if (Array.isArray(value)) return value.filter((g): g is string => typeof g === 'string');
   return typeof value === 'string' ? [value] : [];
@@ -157,8 +169,9 @@ export class OidcLogin {
     try {
       tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: flow.codeVerifier, expectedState: state, expectedNonce: flow.nonce, idTokenExpected: true });
     } catch (err) {
-      await this.auditor.record({ actor: 'anonymous', action: 'login.failed', source, detail: { via: 'oidc', reason: (err as Error).message.slice(0, 200) } });
-      throw refused('the identity provider did not confirm this login', { reason: (err as Error).message.slice(0, 300) });
+      const reason = failureReason(err);
+      await this.auditor.record({ actor: 'anonymous', action: 'login.failed', source, detail: { via: 'oidc', reason } });
+      throw refused('the identity provider did not confirm this login', { reason });
     }
     const idClaims = tokens.claims();
     if (!idClaims) throw refused('the provider sent no ID token');
