@@ -475,6 +475,7 @@ export function isAddressOrRange(value: string): boolean {
 
 /** An https:// URL, or http:// to a loopback address (a provider on this machine, as in tests). */
 export function isHttpsOrLoopback(url: string): boolean {
+  if (!URL.canParse(url)) return false;
   const parsed = new URL(url);
   if (parsed.protocol === 'https:') return true;
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
