@@ -19,6 +19,10 @@ import { openGuard, tokenGuard } from './http/guard.js';
 import { Auditor } from './auth/audit.js';
 import { AuditForwarder } from './audit/forwarder.js';
 import { DirectoryAccounts } from './auth/directory-accounts.js';
+import { ExternalAccounts } from './auth/external-accounts.js';
+import { CliSecrets } from './auth/cli-secrets.js';
+import { OidcLogin } from './auth/oidc.js';
+import type { OidcStore } from './metadata/oidc-store.js';
 import { LdapDirectory } from './auth/ldap.js';
 import { SecondFactor } from './auth/second-factor.js';
 import type { IdentityStore } from './metadata/identity-store.js';
@@ -137,7 +141,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   const warnings = exposureWarnings(config);
   if (warnings.length > 0) logger.warn({ warnings }, 'insecure settings');
   const blobStore = await openBlobStore(config);
-  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, signing, sessions: sessionStore, browse, webhooks: webhookStore, auditOutbox, identity, replication: replicationStore } = await openMetadataStore(config, logger);
+  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, signing, sessions: sessionStore, browse, webhooks: webhookStore, auditOutbox, identity, replication: replicationStore, oidc: oidcStore } = await openMetadataStore(config, logger);
   // Set up below, once metrics exist; the auditor only pokes it.
   let forwarder: AuditForwarder | undefined;
   const auditor = new Auditor(access, logger, () => forwarder?.poke());
@@ -182,7 +186,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   if (recovered.removedStaged || recovered.removedSessions) logger.info(recovered, 'cleaned up after an unclean stop');
 
   const counter: Counter = redis ?? new MemoryCounter();
-  const auth = config.auth.enabled ? await setUpAuth(config, access, identity, auditor, counter, sessionStore) : undefined;
+  const auth = config.auth.enabled ? await setUpAuth(config, access, identity, auditor, counter, sessionStore, oidcStore) : undefined;
 
   const metrics = new Metrics(
     { uploadSessions: async () => (await metadata.listUploadIds()).length, usedBytesByNamespace: () => policyStore.usedBytesByNamespace() },
@@ -350,6 +354,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       replication,
       ...(limitIdentity ? { limitIdentity } : {}),
       ...(auth.sessions ? { sessions: { service: auth.sessions, secureCookies: config.ui.secureCookies } } : {}),
+      ...(auth.oidc && auth.cliSecrets ? { oidc: auth.oidc, cliSecrets: auth.cliSecrets } : {}),
     };
     registerApi(server, apiContext);
     registerBrowseRoutes(server, { ...browseContext, reader: apiReader(apiContext) });
@@ -365,6 +370,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       (err: unknown) => logger.warn({ err }, 'upload purge failed'),
     );
     auth?.sessions?.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'session purge failed'));
+    auth?.oidc?.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'single sign-on purge failed'));
   }, config.uploads.purgeIntervalMs);
   purge.unref();
 
@@ -518,7 +524,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
 }
 
 /** Access control: the first admin, the token signer, the throttle, the /v2 guard. */
-async function setUpAuth(config: Config, access: AccessStore, identity: IdentityStore, auditor: Auditor, counter: Counter, sessionStore: SessionStore) {
+async function setUpAuth(config: Config, access: AccessStore, identity: IdentityStore, auditor: Auditor, counter: Counter, sessionStore: SessionStore, oidcStore: OidcStore) {
   const { initialAdminUsername: username, initialAdminPassword: password } = config.auth;
   if (username && password && (await access.countAdmins()) === 0) {
     try {
@@ -540,18 +546,31 @@ async function setUpAuth(config: Config, access: AccessStore, identity: Identity
     refuseAfter: config.auth.throttleRefuseAfter,
   });
   const directory = config.ldap.url
-    ? new DirectoryAccounts(new LdapDirectory({ ...config.ldap, url: config.ldap.url, userBaseDn: config.ldap.userBaseDn! }), access, identity, auditor, {
-        provider: 'ldap',
-        adminGroups: config.ldap.adminGroups,
-        roleRules: config.ldap.roleRules,
-      })
+    ? new DirectoryAccounts(
+        new LdapDirectory({ ...config.ldap, url: config.ldap.url, userBaseDn: config.ldap.userBaseDn! }),
+        new ExternalAccounts(access, identity, auditor, { provider: 'ldap', adminGroups: config.ldap.adminGroups, roleRules: config.ldap.roleRules }),
+      )
     : undefined;
+  // CLI secrets work only while single sign-on is configured: removing the provider ends them.
+  const cliSecrets = config.oidc.issuer ? new CliSecrets(oidcStore, access, auditor, { ttlDays: config.oidc.cliSecretTtlDays }) : undefined;
+  const oidc =
+    config.oidc.issuer && cliSecrets
+      ? new OidcLogin(
+          { ...config.oidc, issuer: config.oidc.issuer, clientId: config.oidc.clientId!, redirectUrl: config.oidc.redirectUrl! },
+          oidcStore,
+          new ExternalAccounts(access, identity, auditor, { provider: 'oidc', adminGroups: config.oidc.adminGroups, roleRules: config.oidc.roleRules, stableSubject: true }),
+          cliSecrets,
+          auditor,
+        )
+      : undefined;
   const secondFactor = new SecondFactor(identity, access, config.mfa);
-  const authenticator = new Authenticator(access, tokens, throttle, auditor, directory ? { accounts: directory, cacheTtlMs: config.ldap.cacheTtlMs } : undefined, secondFactor);
+  const authenticator = new Authenticator(access, tokens, throttle, auditor, directory ? { accounts: directory, cacheTtlMs: config.ldap.cacheTtlMs } : undefined, secondFactor, cliSecrets);
   const policy = new AccessPolicy(access);
   const sessions = config.ui.enabled ? new SessionService(sessionStore, access, authenticator, auditor, { ttlSeconds: config.ui.sessionTtlSeconds }, secondFactor) : undefined;
   return {
     authenticator,
+    oidc,
+    cliSecrets,
     secondFactor,
     policy,
     tokens,

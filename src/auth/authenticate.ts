@@ -8,6 +8,7 @@ import { RegistryError } from '../registry/errors.js';
 import type { AccessStore } from '../metadata/access-store.js';
 import type { Auditor } from './audit.js';
 import type { DirectoryAccounts } from './directory-accounts.js';
+import { CLI_SECRET_PREFIX, type CliSecrets } from './cli-secrets.js';
 import type { SecondFactor } from './second-factor.js';
 import { DirectoryUnavailableError } from './ldap.js';
 import type { Identity } from './model.js';
@@ -71,6 +72,8 @@ export class Authenticator {
     private readonly directory?: { accounts: DirectoryAccounts; cacheTtlMs: number },
     /** Second factors of people (TOTP), when the registry offers them. */
     private readonly secondFactor?: SecondFactor,
+    /** Personal CLI secrets of people who signed in through OpenID Connect, when it is configured. */
+    private readonly cliSecrets?: CliSecrets,
   ) {}
 
   /**
@@ -100,7 +103,9 @@ export class Authenticator {
       throw new RegistryError('UNAUTHORIZED', 'invalid username or password');
     }
     const identity = checked.identity;
-    await this.checkSecondFactor(identity, source, factor);
+    // A CLI secret was issued after a login at the identity provider, which asks for its own
+    // second factor; clients that take a secret (docker login) cannot send a code.
+    if (!checked.cliSecret) await this.checkSecondFactor(identity, source, factor);
     if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
     // A robot that expires sooner is not remembered past its expiry.
     const until = Math.min(Date.now() + (checked.rememberMs ?? VERIFIED_TTL_MS), checked.expiresAt?.getTime() ?? Infinity);
@@ -127,7 +132,12 @@ export class Authenticator {
     }
   }
 
-  private async check(username: string, password: string, source: string): Promise<{ identity: Identity; expiresAt?: Date | null; rememberMs?: number } | undefined> {
+  private async check(username: string, password: string, source: string): Promise<{ identity: Identity; expiresAt?: Date | null; rememberMs?: number; cliSecret?: boolean } | undefined> {
+    if (this.cliSecrets && password.startsWith(CLI_SECRET_PREFIX)) {
+      const owner = await this.cliSecrets.verify(username, password);
+      // Never remembered: a revoked secret stops working at the next request.
+      if (owner) return { identity: { kind: 'user', id: owner.id, username: owner.username, admin: owner.admin }, rememberMs: 0, cliSecret: true };
+    }
     if (username.startsWith(ROBOT_PREFIX)) {
       const robot = await this.store.getRobot(username);
       if (!robot || robot.revoked || (robot.expiresAt && robot.expiresAt.getTime() <= Date.now())) return undefined;

@@ -71,6 +71,11 @@ export class SessionService {
   async login(username: string, password: string, source: string, otp?: string): Promise<{ id: string; session: ActiveSession }> {
     const identity = await this.authenticator.password(username, password, source, { ...(otp !== undefined ? { otp } : {}), enrolling: true });
     if (identity.kind !== 'user') throw new RegistryError('DENIED', 'robot accounts cannot log in to the web UI');
+    return this.open(identity, source, 'web UI');
+  }
+
+  /** Open a session for a person whose login was checked already (`via`: how, for the audit log). */
+  async open(identity: UserIdentity, source: string, via: string): Promise<{ id: string; session: ActiveSession }> {
     const id = randomBytes(32).toString('base64url');
     const now = new Date();
     const record: SessionRecord = {
@@ -83,7 +88,7 @@ export class SessionService {
       expiresAt: new Date(now.getTime() + this.options.ttlSeconds * 1000),
     };
     await this.store.createSession(record);
-    await this.auditor.record({ actor: identity.username, action: 'login', source, detail: { via: 'web UI' } });
+    await this.auditor.record({ actor: identity.username, action: 'login', source, detail: { via } });
     return { id, session: { record, identity, mustEnrol: await this.mustEnrol(identity) } };
   }
 

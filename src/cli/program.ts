@@ -15,6 +15,7 @@ import { importCommand } from './import.js';
 import { mirrorCommand } from './mirror.js';
 import { backupCommand, restoreCommand } from './backup.js';
 import { replicateCommand } from './replicate.js';
+import { loginCommand } from './login.js';
 import { ConfigError } from '../config/load.js';
 
 const program = new Command('registry').description('OCI Distribution v1.1 container registry').showHelpAfterError();
@@ -35,6 +36,7 @@ program.addCommand(mirrorCommand());
 program.addCommand(backupCommand());
 program.addCommand(restoreCommand());
 program.addCommand(replicateCommand());
+program.addCommand(loginCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

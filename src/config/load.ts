@@ -57,6 +57,10 @@ const OPTIONAL_SETTINGS: string[][] = [
   ['ldap', 'bindPassword'],
   ['ldap', 'userBaseDn'],
   ['ldap', 'groupBaseDn'],
+  ['oidc', 'issuer'],
+  ['oidc', 'clientId'],
+  ['oidc', 'clientSecret'],
+  ['oidc', 'redirectUrl'],
 ];
 
 /** Every setting's path, e.g. ['http', 'port'], read off the defaults. */

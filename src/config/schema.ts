@@ -15,6 +15,25 @@ const AllowedHosts = z
   )
   .default([]);
 
+/** Members of any of these groups are registry administrators (a list, or `;`-separated in the environment). */
+const AdminGroups = z
+  .preprocess((v) => (typeof v === 'string' ? v.split(';').map((s) => s.trim()).filter(Boolean) : v), z.array(z.string().min(1)))
+  .default([]);
+
+/** Group → namespace role rules (a JSON array in the environment). */
+const RoleRules = z
+  .preprocess(
+    (v) => (typeof v === 'string' ? parseJsonOr(v) : v),
+    z.array(
+      z.strictObject({
+        group: z.string().min(1),
+        namespace: z.string().refine(isValidNamespaceName, 'a namespace name'),
+        role: z.enum(['owner', 'maintainer', 'developer', 'reader']),
+      }),
+    ),
+  )
+  .default([]);
+
 export const ConfigSchema = z
   .object({
     http: z
@@ -235,26 +254,40 @@ export const ConfigSchema = z
         /** `{dn}` is the user's escaped DN, `{username}` the escaped login name. */
         groupFilter: z.string().min(1).default('(|(member={dn})(uniqueMember={dn}))'),
         /** Members of any of these groups (DNs) are registry administrators. */
-        adminGroups: z
-          .preprocess((v) => (typeof v === 'string' ? v.split(';').map((s) => s.trim()).filter(Boolean) : v), z.array(z.string().min(1)))
-          .default([]),
-        /** Group → namespace role rules (a JSON array in the environment). */
-        roleRules: z
-          .preprocess(
-            (v) => (typeof v === 'string' ? parseJsonOr(v) : v),
-            z.array(
-              z.strictObject({
-                group: z.string().min(1),
-                namespace: z.string().refine(isValidNamespaceName, 'a namespace name'),
-                role: z.enum(['owner', 'maintainer', 'developer', 'reader']),
-              }),
-            ),
-          )
-          .default([]),
+        adminGroups: AdminGroups,
+        roleRules: RoleRules,
         connectTimeoutMs: z.coerce.number().int().min(100).default(5_000),
         timeoutMs: z.coerce.number().int().min(100).default(10_000),
         /** A directory login is remembered this long (Basic auth on every request stays cheap); groups are read again after it. */
         cacheTtlMs: z.coerce.number().int().nonnegative().default(30_000),
+      })
+      .prefault({}),
+    oidc: z
+      .strictObject({
+        /** The OpenID provider's issuer URL (its discovery document is read from it); unset = no single sign-on. */
+        issuer: z.string().url().optional(),
+        clientId: z.string().min(1).optional(),
+        /** Unset for a public client (PKCE alone). */
+        clientSecret: z.string().min(1).optional(),
+        /** This registry's callback as registered at the provider: https://<registry>/api/v1/oidc/callback. */
+        redirectUrl: z.string().url().optional(),
+        /** Scopes asked for (a list, or space-separated); add the one that releases groups, if the provider has one. */
+        scopes: z
+          .preprocess((v) => (typeof v === 'string' ? v.split(/[\s,]+/).filter(Boolean) : v), z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token')))
+          .default(['openid', 'profile', 'email'])
+          .refine((list) => list.includes('openid'), 'must include openid'),
+        /** The claim that names the account (lower-cased; it must be a valid user name). */
+        usernameClaim: z.string().min(1).default('preferred_username'),
+        /** The claim that lists the user's groups (from the ID token or the userinfo endpoint). */
+        groupsClaim: z.string().min(1).default('groups'),
+        /** Shown on the login button. */
+        displayName: z.string().min(1).max(64).default('Single sign-on'),
+        adminGroups: AdminGroups,
+        roleRules: RoleRules,
+        /** How long a personal CLI secret works (then `registry login --oidc` again). */
+        cliSecretTtlDays: z.coerce.number().int().min(1).max(3650).default(90),
+        /** How long a started login (browser or command line) may take. */
+        loginTimeoutSeconds: z.coerce.number().int().min(30).max(3600).default(600),
       })
       .prefault({}),
     mfa: z
@@ -405,6 +438,12 @@ export const ConfigSchema = z
     if (c.ldap.startTls && c.ldap.url?.startsWith('ldaps:')) {
       ctx.addIssue({ code: 'custom', path: ['ldap', 'startTls'], message: 'StartTLS is for ldap:// URLs (ldaps:// is TLS already)' });
     }
+    if (c.oidc.issuer) {
+      for (const key of ['clientId', 'redirectUrl'] as const) {
+        if (!c.oidc[key]) ctx.addIssue({ code: 'custom', path: ['oidc', key], message: 'required when oidc.issuer is set' });
+      }
+      if (!isHttpsOrLoopback(c.oidc.issuer)) ctx.addIssue({ code: 'custom', path: ['oidc', 'issuer'], message: 'https:// (plain http only on a loopback address)' });
+    }
     if (c.storage.driver === 's3') {
       for (const key of ['bucket', 'accessKeyId', 'secretAccessKey'] as const) {
         if (!c.storage.s3[key]) ctx.addIssue({ code: 'custom', path: ['storage', 's3', key], message: 'required when storage.driver is s3' });
@@ -433,6 +472,15 @@ export function isAddressOrRange(value: string): boolean {
   return /^\d+$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
 }
 
+
+/** An https:// URL, or http:// to a loopback address (a provider on this machine, as in tests). */
+export function isHttpsOrLoopback(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const parsed = new URL(url);
+  if (parsed.protocol === 'https:') return true;
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  return parsed.protocol === 'http:' && (host === 'localhost' || host === '::1' || /^127\./.test(host));
+}
 
 /** `hooks.example.com`, `localhost` or `*.example.com` (labels of letters, digits and hyphens). */
 export function isHostPattern(value: string): boolean {

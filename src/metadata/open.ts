@@ -18,6 +18,7 @@ import type { BrowseStore } from './browse-store.js';
 import type { WebhookStore } from './webhook-store.js';
 import type { AuditOutbox } from './audit-outbox.js';
 import type { IdentityStore } from './identity-store.js';
+import type { OidcStore } from './oidc-store.js';
 import { configuredSinks } from '../audit/sinks.js';
 import type { ReplicationStore } from './replication-store.js';
 
@@ -58,6 +59,8 @@ export interface OpenedMetadata {
   identity: IdentityStore;
   /** Replication rules and runs, on the database itself. */
   replication: ReplicationStore;
+  /** Single sign-on flows, command-line logins and CLI secrets. */
+  oidc: OidcStore;
 }
 
 /** The metadata store (behind the Redis cache when one is configured) and the access store. */
@@ -67,7 +70,7 @@ export async function openMetadataStore(config: Config, logger: Logger): Promise
     logger.warn({ migrations: store.newerMigrations }, 'the database has migrations of a newer release (a rolling upgrade?): serving on the expanded schema');
   }
   const auditOutbox = store.auditOutbox(configuredSinks(config).map((s) => s.name));
-  const stores = { auditOutbox, identity: store.identity(), access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns(), scans: store.scans(), signing: store.signing(), sessions: store.sessions(), browse: store.browse(), webhooks: store.webhooks(), replication: store.replication() };
+  const stores = { auditOutbox, identity: store.identity(), access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns(), scans: store.scans(), signing: store.signing(), sessions: store.sessions(), browse: store.browse(), webhooks: store.webhooks(), replication: store.replication(), oidc: store.oidc() };
   if (!config.redis.url) return { metadata: store, ...stores };
   const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('./cached.js'), import('../cache/cache.js')]);
   const redis = new RedisCache(config.redis.url, logger, config.redis.keyPrefix);

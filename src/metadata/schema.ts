@@ -373,6 +373,49 @@ export interface Database {
   mfa_recovery_codes: MfaRecoveryCodesTable;
   replication_rules: ReplicationRulesTable;
   replication_runs: ReplicationRunsTable;
+  oidc_flows: OidcFlowsTable;
+  oidc_cli_logins: OidcCliLoginsTable;
+  cli_secrets: CliSecretsTable;
+}
+
+// --- single sign-on (migration 0120_oidc)
+
+export interface OidcFlowsTable {
+  /** The `state` sent to the provider (random). */
+  state: string;
+  /** SHA-256 of the cookie that ties the flow to the browser that started it. */
+  binding_hash: string;
+  nonce: string;
+  /** PKCE code verifier (only its S256 challenge went to the provider). */
+  code_verifier: string;
+  /** The command-line login this browser flow completes, if any. */
+  cli_login: NullableText;
+  expires_at: Int;
+}
+
+export interface OidcCliLoginsTable {
+  id: string;
+  /** SHA-256 of the token the command line polls with. */
+  poll_hash: string;
+  /** Shown both by the command line and the browser, so the person can compare them. */
+  user_code: string;
+  /** What the secret will be called (e.g. the command line's host name). */
+  label: string;
+  /** Set once the browser flow finished. */
+  username: NullableText;
+  expires_at: Int;
+}
+
+export interface CliSecretsTable {
+  id: string;
+  username: string;
+  /** SHA-256 of the secret (high-entropy secrets need no slow hash). */
+  secret_hash: string;
+  label: string;
+  created_at: Int;
+  expires_at: Int;
+  last_used_at: NullableInt;
+  revoked_at: NullableInt;
 }
 
 // --- identity (migration 0100_identity)

@@ -37,6 +37,8 @@ import { SqlVulnStore } from './sql-vuln-store.js';
 import type { SigningStore } from './signing-store.js';
 import { SqlSigningStore } from './sql-signing-store.js';
 import type { SessionStore } from './session-store.js';
+import type { OidcStore } from './oidc-store.js';
+import { SqlOidcStore } from './sql-oidc-store.js';
 import { SqlSessionStore } from './sql-session-store.js';
 import type { BrowseStore } from './browse-store.js';
 import { SqlBrowseStore } from './sql-browse-store.js';
@@ -173,6 +175,14 @@ export class SqlMetadataStore implements MetadataStore {
   sessions(): SessionStore {
     this.sessionStore ??= new SqlSessionStore(this.db);
     return this.sessionStore;
+  }
+
+  private oidcStore: SqlOidcStore | undefined;
+
+  /** Single sign-on flows, command-line logins and CLI secrets, on the same database. */
+  oidc(): OidcStore {
+    this.oidcStore ??= new SqlOidcStore(this.db);
+    return this.oidcStore;
   }
 
   private browseStore: SqlBrowseStore | undefined;

@@ -50,3 +50,50 @@ test('invalid identity settings are refused with the setting named', () => {
     assert.throws(() => loadConfig({ env }), (err: unknown) => err instanceof ConfigError && /auditForwarding|ldap/.test(err.message), JSON.stringify(env));
   }
 });
+
+test('OIDC settings come from the environment, with defaults that work', () => {
+  const c = loadConfig({
+    env: {
+      REGISTRY_OIDC_ISSUER: 'https://idp.example.com/realms/main',
+      REGISTRY_OIDC_CLIENT_ID: 'registry',
+      REGISTRY_OIDC_CLIENT_SECRET: 'client-secret',
+      REGISTRY_OIDC_REDIRECT_URL: 'https://registry.example.com/api/v1/oidc/callback',
+      REGISTRY_OIDC_SCOPES: 'openid profile groups',
+      REGISTRY_OIDC_ADMIN_GROUPS: 'registry-admins',
+      REGISTRY_OIDC_ROLE_RULES: JSON.stringify([{ group: 'team-a', namespace: 'team-a', role: 'maintainer' }]),
+      REGISTRY_OIDC_CLI_SECRET_TTL_DAYS: '30',
+    },
+  });
+  assert.equal(c.oidc.issuer, 'https://idp.example.com/realms/main');
+  assert.equal(c.oidc.clientId, 'registry');
+  assert.equal(c.oidc.clientSecret, 'client-secret');
+  assert.deepEqual(c.oidc.scopes, ['openid', 'profile', 'groups']);
+  assert.deepEqual(c.oidc.adminGroups, ['registry-admins']);
+  assert.deepEqual(c.oidc.roleRules, [{ group: 'team-a', namespace: 'team-a', role: 'maintainer' }]);
+  assert.equal(c.oidc.cliSecretTtlDays, 30);
+  assert.equal(c.oidc.usernameClaim, 'preferred_username');
+  assert.equal(c.oidc.groupsClaim, 'groups');
+  assert.equal(c.oidc.loginTimeoutSeconds, 600);
+  const off = loadConfig({ env: {} });
+  assert.equal(off.oidc.issuer, undefined);
+  assert.deepEqual(off.oidc.scopes, ['openid', 'profile', 'email']);
+});
+
+test('invalid OIDC settings are refused with the setting named', () => {
+  const base = { REGISTRY_OIDC_ISSUER: 'https://idp.example.com', REGISTRY_OIDC_CLIENT_ID: 'registry', REGISTRY_OIDC_REDIRECT_URL: 'https://registry.example.com/api/v1/oidc/callback' };
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ ...base, REGISTRY_OIDC_CLIENT_ID: '' }, /oidc\.clientId/],
+    [{ ...base, REGISTRY_OIDC_REDIRECT_URL: '' }, /oidc\.redirectUrl/],
+    [{ ...base, REGISTRY_OIDC_ISSUER: 'http://idp.example.com' }, /oidc\.issuer/],
+    [{ ...base, REGISTRY_OIDC_ISSUER: 'not a url' }, /oidc\.issuer/],
+    [{ ...base, REGISTRY_OIDC_SCOPES: 'profile email' }, /oidc\.scopes/],
+    [{ ...base, REGISTRY_OIDC_ROLE_RULES: JSON.stringify([{ group: 'g', namespace: 'Bad Name', role: 'developer' }]) }, /oidc\.roleRules/],
+    [{ ...base, REGISTRY_OIDC_CLI_SECRET_TTL_DAYS: '0' }, /oidc\.cliSecretTtlDays/],
+  ];
+  for (const [env, setting] of bad) {
+    assert.throws(() => loadConfig({ env }), (err: unknown) => err instanceof ConfigError && setting.test(err.message), JSON.stringify(env));
+  }
+  assert.throws(() => loadConfig({ overrides: { oidc: { issuer: 'https://idp.example.com', clientId: 'r', redirectUrl: 'https://r.example.com/cb', claim: 'x' } } }), /claim/);
+  // A provider on loopback may be plain http (tests, a provider on the same machine).
+  assert.equal(loadConfig({ env: { ...base, REGISTRY_OIDC_ISSUER: 'http://127.0.0.1:8080' } }).oidc.issuer, 'http://127.0.0.1:8080');
+});

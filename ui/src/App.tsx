@@ -168,6 +168,26 @@ function LoginPage() {
       <button type="submit" className="primary" disabled={busy}>
         {busy ? 'Logging in…' : 'Log in'}
       </button>
+      <SingleSignOn />
     </form>
+  );
+}
+
+/** The single sign-on button, when the registry has an identity provider (a plain link: the provider's pages are a full navigation). */
+function SingleSignOn() {
+  const [sso, setSso] = useState<{ displayName: string; loginUrl: string }>();
+  useEffect(() => {
+    api<{ enabled: boolean; displayName?: string; loginUrl?: string; webLogin?: boolean }>('GET', '/api/v1/oidc').then(
+      (info) => info.enabled && info.webLogin && info.displayName && info.loginUrl && setSso({ displayName: info.displayName, loginUrl: info.loginUrl }),
+      () => undefined,
+    );
+  }, []);
+  if (!sso) return null;
+  return (
+    <p className="sso">
+      <a className="button" href={sso.loginUrl}>
+        Log in with {sso.displayName}
+      </a>
+    </p>
   );
 }

@@ -22,6 +22,8 @@ import type { IdentityLimit } from '../rate-limit.js';
 import type { SigningStore } from '../../metadata/signing-store.js';
 import type { SignatureService } from '../../signing/signatures.js';
 import type { PullPolicies } from '../../signing/pull-policy.js';
+import type { OidcLogin } from '../../auth/oidc.js';
+import type { CliSecrets } from '../../auth/cli-secrets.js';
 import { csrfMatches, CSRF_HEADER, type ActiveSession, type SessionService } from '../../auth/sessions.js';
 import { isSafeMethod, sessionIdOf, type SecureCookies } from '../session-cookie.js';
 import { actorName, type Identity, type NamespaceRecord, type RobotRecord, type Role, type UserRecord } from '../../auth/model.js';
@@ -58,6 +60,9 @@ export interface ApiContext {
   pullPolicies: PullPolicies;
   /** Web UI sessions (login, logout, the cookie); absent when the UI is off. */
   sessions?: { service: SessionService; secureCookies: SecureCookies };
+  /** OpenID Connect single sign-on and the personal CLI secrets it hands out; absent when not configured. */
+  oidc?: OidcLogin;
+  cliSecrets?: CliSecrets;
 }
 
 /** An authenticated caller: a user or a robot, as the store knows it right now. */

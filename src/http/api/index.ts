@@ -18,6 +18,8 @@ import { registerSessionRoutes } from './sessions.js';
 import { registerWebhookRoutes } from './webhooks.js';
 import { registerMfaRoutes } from './mfa.js';
 import { registerReplicationRoutes } from './replication.js';
+import { registerOidcRoutes } from './oidc.js';
+import { registerCliSecretRoutes } from './cli-secrets.js';
 
 export type { ApiContext } from './context.js';
 
@@ -38,4 +40,6 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
   registerWebhookRoutes(app, ctx);
   registerMfaRoutes(app, ctx);
   registerReplicationRoutes(app, ctx);
+  registerOidcRoutes(app, ctx);
+  registerCliSecretRoutes(app, ctx);
 }

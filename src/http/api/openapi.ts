@@ -312,6 +312,84 @@ export const openApiDocument: OpenApiDocument = {
         responses: { '201': ok('the new codes', { type: 'object', properties: { recoveryCodes: { type: 'array', items: { type: 'string' } } } }), ...common, '404': err('NotFound') },
       },
     },
+    '/oidc': {
+      get: {
+        operationId: 'getOidc',
+        summary: 'whether single sign-on (OpenID Connect) is configured: { enabled, displayName, loginUrl, webLogin }',
+        tags: ['users'],
+        security: [],
+        responses: { '200': ok('single sign-on', { type: 'object', properties: { enabled: { type: 'boolean' }, displayName: { type: 'string' }, loginUrl: { type: 'string' }, webLogin: { type: 'boolean' } } }) },
+      },
+    },
+    '/oidc/login': {
+      get: {
+        operationId: 'startOidcLogin',
+        summary: 'a browser navigation: 302 to the provider (authorization code flow, PKCE S256, state, nonce), with a cookie tying the flow to this browser. cli: finish that command-line login instead of opening a web UI session',
+        tags: ['users'],
+        security: [],
+        parameters: [{ name: 'cli', in: 'query', required: false, schema: { type: 'string' } }],
+        responses: { '302': { description: 'to the provider' }, '401': err('Unauthorized'), '503': { description: 'the provider cannot be reached or its metadata is not valid' } },
+      },
+    },
+    '/oidc/callback': {
+      get: {
+        operationId: 'finishOidcLogin',
+        summary: 'the provider sends the browser here: the code is exchanged and the ID token checked; then 302 to / with a web UI session, or a page saying the command-line login is done. Each flow is used once, by the browser that started it',
+        tags: ['users'],
+        security: [],
+        responses: { '302': { description: 'logged in (web UI)' }, '200': { description: 'command-line login finished (an HTML page)' }, '401': err('Unauthorized'), '403': err('Denied') },
+      },
+    },
+    '/oidc/cli-logins': {
+      post: {
+        operationId: 'startCliLogin',
+        summary: 'a command line starts a login: { id, pollToken, userCode, loginUrl, expiresAt, intervalSeconds }; the person opens loginUrl in a browser',
+        tags: ['users'],
+        security: [],
+        requestBody: body({ type: 'object', properties: { label: { type: 'string' } } }),
+        responses: { '201': ok('the login', { type: 'object' }), ...writes },
+      },
+    },
+    '/oidc/cli-logins/{id}/poll': {
+      post: {
+        operationId: 'pollCliLogin',
+        summary: 'the command line waits: 202 { status: pending } until the browser flow is done, then 200 { status: done, username, secret, secretId, expiresAt } once (the personal CLI secret, rcs_…)',
+        tags: ['users'],
+        security: [],
+        parameters: [{ ...idParameter }],
+        requestBody: body({ type: 'object', required: ['pollToken'], properties: { pollToken: { type: 'string' } } }),
+        responses: { '200': ok('the secret', { type: 'object' }), '202': ok('pending', { type: 'object' }), '404': err('NotFound'), ...writes },
+      },
+    },
+    '/me/cli-secrets': {
+      get: {
+        operationId: 'listMyCliSecrets',
+        summary: 'the caller’s personal CLI secrets (never the secrets themselves): { secrets: [{ id, label, createdAt, expiresAt, expired, revoked, revokedAt, lastUsedAt }] }',
+        tags: ['users'],
+        responses: { '200': ok('secrets', { type: 'object' }), ...common },
+      },
+    },
+    '/me/cli-secrets/{id}': {
+      delete: {
+        operationId: 'revokeMyCliSecret',
+        summary: 'revoke one of the caller’s CLI secrets (it stops working at once)',
+        tags: ['users'],
+        parameters: [{ ...idParameter }],
+        responses: { '204': noContent, ...common, '404': err('NotFound') },
+      },
+    },
+    '/users/{username}/cli-secrets': {
+      get: { operationId: 'listUserCliSecrets', summary: 'a user’s personal CLI secrets (administrators)', tags: ['users'], parameters: [par('username')], responses: { '200': ok('secrets', { type: 'object' }), ...common, '404': err('NotFound') } },
+    },
+    '/users/{username}/cli-secrets/{id}': {
+      delete: {
+        operationId: 'revokeUserCliSecret',
+        summary: 'revoke a user’s CLI secret (administrators)',
+        tags: ['users'],
+        parameters: [par('username'), { ...idParameter }],
+        responses: { '204': noContent, ...common, '404': err('NotFound') },
+      },
+    },
     '/users/{username}/mfa': {
       delete: {
         operationId: 'resetUserMfa',

@@ -460,6 +460,43 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
         await db.schema.createIndex('replication_runs_rule').on('replication_runs').columns(['rule_id', 'created_at']).execute();
       },
     },
+    // OpenID Connect single sign-on: browser flows waiting for the provider's answer (single
+    // use, short-lived), command-line logins waiting for the browser (a device-style
+    // handshake), and the personal CLI secrets people use as passwords (only SHA-256 stored).
+    '0120_oidc': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('oidc_flows')
+          .addColumn('state', text(64), (c) => c.primaryKey())
+          .addColumn('binding_hash', text(64), (c) => c.notNull())
+          .addColumn('nonce', text(64), (c) => c.notNull())
+          .addColumn('code_verifier', text(128), (c) => c.notNull())
+          .addColumn('cli_login', text(64))
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('oidc_cli_logins')
+          .addColumn('id', text(64), (c) => c.primaryKey())
+          .addColumn('poll_hash', text(64), (c) => c.notNull())
+          .addColumn('user_code', text(16), (c) => c.notNull())
+          .addColumn('label', text(255), (c) => c.notNull())
+          .addColumn('username', text(255))
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('cli_secrets')
+          .addColumn('id', text(64), (c) => c.primaryKey())
+          .addColumn('username', text(255), (c) => c.notNull().references('users.username').onDelete('cascade'))
+          .addColumn('secret_hash', text(64), (c) => c.notNull().unique())
+          .addColumn('label', text(255), (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_used_at', 'bigint')
+          .addColumn('revoked_at', 'bigint')
+          .execute();
+        await db.schema.createIndex('cli_secrets_user').on('cli_secrets').column('username').execute();
+      },
+    },
   };
 }
 
