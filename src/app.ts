@@ -30,7 +30,7 @@ import { configuredSinks } from './audit/sinks.js';
 import { AccessPolicy } from './auth/policy.js';
 import { Authenticator, hashSecret } from './auth/authenticate.js';
 import { TokenService } from './auth/tokens.js';
-import { LoginThrottle, MemoryCounter } from './auth/throttle.js';
+import { FallbackCounter, LoginThrottle, MemoryCounter } from './auth/throttle.js';
 import { registerTokenEndpoint } from './http/token.js';
 import { registerApi } from './http/api/index.js';
 import { NamespacePolicies } from './registry/policies.js';
@@ -186,7 +186,9 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   if (recovered.removedStaged || recovered.removedSessions) logger.info(recovered, 'cleaned up after an unclean stop');
 
   const counter: Counter = redis ?? new MemoryCounter();
-  const auth = config.auth.enabled ? await setUpAuth(config, access, identity, auditor, counter, sessionStore, oidcStore) : undefined;
+  // Failed logins are counted on this node alone while Redis is down (see FallbackCounter).
+  const loginCounter: Counter = redis ? new FallbackCounter(redis, new MemoryCounter(), (err) => logger.warn({ err: (err as Error).message }, 'redis unavailable: failed logins counted on this node only')) : counter;
+  const auth = config.auth.enabled ? await setUpAuth(config, access, identity, auditor, loginCounter, sessionStore, oidcStore) : undefined;
 
   const metrics = new Metrics(
     { uploadSessions: async () => (await metadata.listUploadIds()).length, usedBytesByNamespace: () => policyStore.usedBytesByNamespace() },

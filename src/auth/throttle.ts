@@ -32,6 +32,44 @@ export class MemoryCounter implements Counter {
   }
 }
 
+/** After the shared counter failed, this node counts alone this long before trying it again. */
+const SHARED_RETRY_MS = 5_000;
+
+/**
+ * The shared (Redis) counter, or this node's own while the shared one cannot answer: with
+ * Redis down, failed logins are still throttled (per node) and good logins still work, instead
+ * of every login failing or waiting on Redis.
+ */
+export class FallbackCounter implements Counter {
+  private sharedFailedAt = -Infinity;
+
+  constructor(
+    private readonly shared: Counter,
+    private readonly local: Counter,
+    private readonly onFallback: (err: unknown) => void,
+  ) {}
+
+  hit(key: string, windowMs: number): Promise<number> {
+    return this.use((c) => c.hit(key, windowMs));
+  }
+
+  peek(key: string, windowMs: number): Promise<number> {
+    return this.use((c) => c.peek(key, windowMs));
+  }
+
+  private async use(count: (counter: Counter) => Promise<number>): Promise<number> {
+    if (Date.now() - this.sharedFailedAt >= SHARED_RETRY_MS) {
+      try {
+        return await count(this.shared);
+      } catch (err) {
+        this.sharedFailedAt = Date.now();
+        this.onFallback(err);
+      }
+    }
+    return count(this.local);
+  }
+}
+
 export interface ThrottleOptions {
   windowSeconds: number;
   slowAfter: number;

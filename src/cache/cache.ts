@@ -22,13 +22,18 @@ const TOMBSTONE_SECONDS = 2;
 export class RedisCache implements Cache {
   private readonly redis: Redis;
 
-  constructor(url: string, private readonly logger: Logger, private readonly prefix = 'registry:') {
+  constructor(
+    url: string,
+    private readonly logger: Logger,
+    private readonly prefix = 'registry:',
+    timeouts: { connectTimeoutMs?: number; commandTimeoutMs?: number } = {},
+  ) {
     this.redis = new Redis(url, {
       // A slow or absent Redis must cost a lookup, never a request: fail fast, fall through.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      connectTimeout: 2_000,
-      commandTimeout: 1_000,
+      connectTimeout: timeouts.connectTimeoutMs ?? 2_000,
+      commandTimeout: timeouts.commandTimeoutMs ?? 1_000,
       lazyConnect: false,
     });
     this.redis.on('error', (err: Error) => this.logger.debug({ err: err.message }, 'redis unavailable'));

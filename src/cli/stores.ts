@@ -24,7 +24,7 @@ export async function withStores<T>(
   let metadata: MetadataStore = store;
   if (config.redis.url) {
     const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('../metadata/cached.js'), import('../cache/cache.js')]);
-    metadata = new CachedMetadataStore(store, new RedisCache(config.redis.url, pino({ level: 'silent' }), config.redis.keyPrefix), config.redis.cacheTtlSeconds);
+    metadata = new CachedMetadataStore(store, new RedisCache(config.redis.url, pino({ level: 'silent' }), config.redis.keyPrefix, { connectTimeoutMs: config.redis.connectTimeoutMs, commandTimeoutMs: config.redis.commandTimeoutMs }), config.redis.cacheTtlSeconds);
   }
   try {
     return await fn(store, blobs, metadata);

@@ -76,6 +76,12 @@ export const ConfigSchema = z
             /** Answer blob GETs with a 307 to a pre-signed URL instead of streaming through the node. */
             redirect: z.stringbool().or(z.boolean()).default(false),
             redirectExpirySeconds: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(900),
+            /** Longest wait for a connection to the store. */
+            connectTimeoutMs: z.coerce.number().int().min(100).default(3_000),
+            /** Longest silence of the store within a request (no byte sent or received) before it fails. */
+            requestTimeoutMs: z.coerce.number().int().min(100).default(10_000),
+            /** Tries per store request (the first included); retries follow failures the SDK deems transient. */
+            maxAttempts: z.coerce.number().int().min(1).max(10).default(3),
           })
           .prefault({}),
       })
@@ -90,6 +96,10 @@ export const ConfigSchema = z
             /** postgres://user:password@host:port/database */
             url: z.string().optional(),
             poolSize: z.coerce.number().int().min(1).max(500).default(10),
+            /** Longest wait for a connection (a new one, or a free one of the pool). */
+            connectTimeoutMs: z.coerce.number().int().min(100).default(5_000),
+            /** Longest wait for a query's answer; then it fails (the request answers 503). */
+            queryTimeoutMs: z.coerce.number().int().min(100).default(10_000),
           })
           .prefault({}),
       })
@@ -102,6 +112,10 @@ export const ConfigSchema = z
         cacheTtlSeconds: z.coerce.number().int().min(1).default(60),
         /** Prefix of every key, so several registries can share one Redis. */
         keyPrefix: z.string().default('registry:'),
+        /** Longest wait for a connection to Redis. */
+        connectTimeoutMs: z.coerce.number().int().min(100).default(2_000),
+        /** Longest wait for a command; a cache lookup that times out falls through to the database. */
+        commandTimeoutMs: z.coerce.number().int().min(10).default(1_000),
       })
       .prefault({}),
     uploads: z

@@ -2,6 +2,20 @@
 // stack and answered with a generic message: nothing about the server leaks to clients.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError, RegistryErrors, errorBody } from '../registry/errors.js';
+import { backendFailure, type BackendFailure } from './backend-failure.js';
+
+/** Seconds a client is asked to wait before retrying a request a backend failed. */
+const RETRY_AFTER_SECONDS = '5';
+
+/** The answer for a failed backend: 503 (retry later) or 507 (the storage is full). */
+function backendError(failure: BackendFailure): RegistryError {
+  if (failure.kind === 'full') {
+    return new RegistryError('UNAVAILABLE', 'the registry storage is full: nothing was stored; retry after space is freed', undefined, { status: 507 });
+  }
+  return new RegistryError('UNAVAILABLE', `the registry ${failure.backend === 'network' ? 'backend' : failure.backend} is unavailable; retry later`, undefined, {
+    headers: { 'Retry-After': RETRY_AFTER_SECONDS },
+  });
+}
 
 function fromFramework(err: FastifyError): RegistryError | undefined {
   switch (err.code) {
@@ -41,7 +55,8 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
     sendError(reply, mapped);
     return;
   }
-  if (isClientAbort(err)) {
+  // A reset is the client's only when its own request died: a backend's socket resets too.
+  if (isClientAbort(err) && (request.raw.destroyed || request.raw.aborted || (err as Error | undefined)?.message === 'aborted')) {
     request.log.info({ err: (err as Error).message }, 'client went away during the request');
     if (!reply.raw.headersSent && !reply.raw.destroyed) sendError(reply, new RegistryError('BLOB_UPLOAD_INVALID', 'request body incomplete'));
     return;
@@ -49,6 +64,15 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
   const status = (err as FastifyError).statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
     sendError(reply, new RegistryError('UNSUPPORTED', 'malformed request', undefined, { status }));
+    return;
+  }
+  const failure = backendFailure(err);
+  if (failure) {
+    // Not a bug: one line naming the backend, without a stack, so an outage does not flood the log.
+    const backend = failure.kind === 'full' ? 'storage full' : failure.backend;
+    request.log.warn({ backend, err: (err as Error).message, code: (err as NodeJS.ErrnoException).code }, 'backend unavailable');
+    if (!reply.raw.headersSent) sendError(reply, backendError(failure));
+    else reply.raw.destroy();
     return;
   }
   request.log.error({ err }, 'internal error');

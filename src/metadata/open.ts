@@ -27,7 +27,14 @@ export async function openSqlStore(config: Config, options: { migrate?: boolean 
   // ioredis and the AWS SDK together add about 25 MB of RSS to a registry that uses none.
   if (config.metadata.driver === 'postgres') {
     const { openPostgresStore } = await import('./postgres.js');
-    return openPostgresStore({ url: config.metadata.postgres.url!, poolSize: config.metadata.postgres.poolSize, migrate: options.migrate !== false });
+    const postgres = config.metadata.postgres;
+    return openPostgresStore({
+      url: postgres.url!,
+      poolSize: postgres.poolSize,
+      connectTimeoutMs: postgres.connectTimeoutMs,
+      queryTimeoutMs: postgres.queryTimeoutMs,
+      migrate: options.migrate !== false,
+    });
   }
   return openSqliteStore(sqlitePath(config), options.migrate !== false);
 }
@@ -73,7 +80,7 @@ export async function openMetadataStore(config: Config, logger: Logger): Promise
   const stores = { auditOutbox, identity: store.identity(), access: store.access(), policies: store.policies(), gc: store.gc(), retention: store.retention(), vulns: store.vulns(), scans: store.scans(), signing: store.signing(), sessions: store.sessions(), browse: store.browse(), webhooks: store.webhooks(), replication: store.replication(), oidc: store.oidc() };
   if (!config.redis.url) return { metadata: store, ...stores };
   const [{ CachedMetadataStore }, { RedisCache }] = await Promise.all([import('./cached.js'), import('../cache/cache.js')]);
-  const redis = new RedisCache(config.redis.url, logger, config.redis.keyPrefix);
+  const redis = new RedisCache(config.redis.url, logger, config.redis.keyPrefix, { connectTimeoutMs: config.redis.connectTimeoutMs, commandTimeoutMs: config.redis.commandTimeoutMs });
   return { metadata: new CachedMetadataStore(store, redis, config.redis.cacheTtlSeconds), redis, ...stores };
 }
 

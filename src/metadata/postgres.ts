@@ -11,6 +11,8 @@ const MIGRATION_LOCK_KEY = 0x0c1_2e61;
 export interface PostgresOptions {
   url: string;
   poolSize: number;
+  connectTimeoutMs?: number;
+  queryTimeoutMs?: number;
   /** Run migrations at open (the default); `registry migrate` runs them explicitly. */
   migrate?: boolean;
 }
@@ -19,10 +21,13 @@ export async function openPostgresStore(options: PostgresOptions): Promise<SqlMe
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     idleTimeoutMillis: 30_000,
     // Fail fast instead of hanging when the server stops answering.
-    query_timeout: 30_000,
+    query_timeout: options.queryTimeoutMs ?? 10_000,
+    // A connection whose server vanished without a word (a partition) is found and dropped.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   });
   // A client losing its server must not crash the process: an idle one is replaced by the pool,
   // a checked-out one fails its query (and is discarded when released). Without a listener on

@@ -16,6 +16,9 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
       secretAccessKey: s3.secretAccessKey!,
       forcePathStyle: s3.forcePathStyle,
       prefix: s3.prefix,
+      connectTimeoutMs: s3.connectTimeoutMs,
+      requestTimeoutMs: s3.requestTimeoutMs,
+      maxAttempts: s3.maxAttempts,
       ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
     });
   }

@@ -44,6 +44,11 @@ export interface S3Options {
   prefix: string;
   /** Part size of streamed uploads; memory per running upload is about this much. */
   partSize?: number;
+  /** Longest wait for a connection, and longest silence within a request (see the config schema). */
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  /** Tries per request, the first included. */
+  maxAttempts?: number;
 }
 
 interface Chunk {
@@ -63,13 +68,19 @@ function isNotFound(err: unknown): boolean {
 }
 
 /** A client for the store's endpoint; without keys, the SDK's default credential chain applies. */
-export function s3Client(options: Pick<S3Options, 'endpoint' | 'region' | 'forcePathStyle'> & Partial<Pick<S3Options, 'accessKeyId' | 'secretAccessKey'>>): S3Client {
+export function s3Client(
+  options: Pick<S3Options, 'endpoint' | 'region' | 'forcePathStyle'> &
+    Partial<Pick<S3Options, 'accessKeyId' | 'secretAccessKey' | 'connectTimeoutMs' | 'requestTimeoutMs' | 'maxAttempts'>>,
+): S3Client {
   return new S3Client({
     region: options.region,
     forcePathStyle: options.forcePathStyle,
     ...(options.accessKeyId && options.secretAccessKey ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    maxAttempts: 3,
+    maxAttempts: options.maxAttempts ?? 3,
+    // Without these a store that stops answering (but keeps its port open) hangs every request
+    // forever. The socket timeout is on silence, so a long but flowing transfer is never cut.
+    requestHandler: { connectionTimeout: options.connectTimeoutMs ?? 3_000, socketTimeout: options.requestTimeoutMs ?? 10_000 },
   });
 }
 
