@@ -1,6 +1,6 @@
 // The scale-out metadata driver: PostgreSQL through a connection pool. Migrations run under a
 // session advisory lock, so several nodes starting at once migrate exactly once.
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { SqlMetadataStore } from './sql-store.js';
@@ -18,6 +18,13 @@ export interface PostgresOptions {
 }
 
 export async function openPostgresStore(options: PostgresOptions): Promise<SqlMetadataStore> {
+  const store = new PostgresMetadataStore(postgresDatabase(options));
+  if (options.migrate !== false) await store.migrate();
+  return store;
+}
+
+/** The Kysely handle over a connection pool, as the store uses it (exported for its tests). */
+export function postgresDatabase(options: Omit<PostgresOptions, 'migrate'>): Kysely<Database> {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize,
@@ -35,10 +42,29 @@ export async function openPostgresStore(options: PostgresOptions): Promise<SqlMe
   // is an unhandled 'error' event.
   pool.on('error', () => undefined);
   pool.on('connect', (client) => client.on('error', () => undefined));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const store = new PostgresMetadataStore(db);
-  if (options.migrate !== false) await store.migrate();
-  return store;
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: closingOnTimeout(pool) }) });
+}
+
+/**
+ * A connection whose query timed out on our side is closed at once, never reused. The server
+ * may still run that query, and pg drops the statements queued behind it (a transaction's
+ * ROLLBACK among them) when they time out in turn: back in the pool, such a connection would
+ * sit inside an open transaction, where later writes are acknowledged but never committed.
+ */
+function closingOnTimeout(pool: pg.Pool): PostgresPool {
+  return {
+    async connect() {
+      const client = await pool.connect();
+      const query = (text: string, parameters: ReadonlyArray<unknown>) =>
+        client.query(text, parameters as unknown[]).catch((err: unknown) => {
+          if (err instanceof Error && err.message === 'Query read timeout') void client.end().catch(() => undefined);
+          throw err;
+        });
+      // Only the (sql, parameters) form: the store never streams with cursors.
+      return { query, release: () => client.release() } as unknown as PostgresPoolClient;
+    },
+    end: () => pool.end(),
+  };
 }
 
 class PostgresMetadataStore extends SqlMetadataStore {
