@@ -55,8 +55,11 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
     sendError(reply, mapped);
     return;
   }
-  // A reset is the client's only when its own request died: a backend's socket resets too.
-  if (isClientAbort(err) && (request.raw.destroyed || request.raw.aborted || (err as Error | undefined)?.message === 'aborted')) {
+  // A reset is the client's only when its own request died before its body was whole: a
+  // backend's socket resets too, and a request whose body was read to the end is destroyed as
+  // a matter of course (Node's auto-destroy), so `destroyed` alone says nothing.
+  const clientGone = request.raw.aborted || request.raw.socket?.destroyed === true || (err as Error | undefined)?.message === 'aborted';
+  if (isClientAbort(err) && !request.raw.complete && clientGone) {
     request.log.info({ err: (err as Error).message }, 'client went away during the request');
     if (!reply.raw.headersSent && !reply.raw.destroyed) sendError(reply, new RegistryError('BLOB_UPLOAD_INVALID', 'request body incomplete'));
     return;
