@@ -65,8 +65,6 @@ import type { SigningStore } from './metadata/signing-store.js';
 import { SignatureService } from './signing/signatures.js';
 import { PullPolicies, type FindingsSource } from './signing/pull-policy.js';
 
-const ORPHAN_GRACE_MS = 3600_000;
-
 /** A collection run's settings, defaulting to the gc section of the configuration. */
 export interface GcOverrides {
   dryRun?: boolean;
@@ -181,8 +179,8 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   );
 
   // The filesystem store belongs to this process alone; a shared store may hold uploads other
-  // nodes are just starting, so only old orphans are removed there.
-  const recovered = await blobs.recover(config.storage.driver === 'filesystem' ? 0 : ORPHAN_GRACE_MS);
+  // nodes are just starting, so only orphans older than uploads.orphanGraceMs are removed there.
+  const recovered = await blobs.recover(config.storage.driver === 'filesystem' ? 0 : config.uploads.orphanGraceMs);
   if (recovered.removedStaged || recovered.removedSessions) logger.info(recovered, 'cleaned up after an unclean stop');
 
   const counter: Counter = redis ?? new MemoryCounter();

@@ -123,6 +123,12 @@ export const ConfigSchema = z
         /** Upload sessions untouched this long are dropped. */
         sessionTtlMs: z.coerce.number().int().positive().default(24 * 3600_000),
         purgeIntervalMs: z.coerce.number().int().positive().default(15 * 60_000),
+        /**
+         * On a shared store (S3), staged bytes with no upload session are removed at start-up once
+         * older than this (younger ones may be another node's push just starting). The filesystem
+         * store belongs to one process: its orphans are always removed at start-up.
+         */
+        orphanGraceMs: z.coerce.number().int().nonnegative().default(3600_000),
       })
       .prefault({}),
     gc: z

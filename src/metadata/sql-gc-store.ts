@@ -183,6 +183,21 @@ export class SqlGcStore {
     });
   }
 
+  /**
+   * Claim stored bytes that no blob record names (a crash between storing and recording them):
+   * the row is inserted already claimed, only while none exists, so a push of the same digest
+   * waits for the deletion as it does for any claimed blob. True when claimed.
+   */
+  async claimUnrecorded(digest: string, size: number, token: string, leaseMs: number): Promise<boolean> {
+    const now = Date.now();
+    const result = await this.db
+      .insertInto('blobs')
+      .values({ digest, size, created_at: now, deleting: token, deleting_until: now + leaseMs })
+      .onConflict((oc) => oc.column('digest').doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
   private async lockBlob(trx: Db, digest: string): Promise<BlobRow | undefined> {
     const row = await trx
       .selectFrom('blobs')

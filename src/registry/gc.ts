@@ -7,14 +7,16 @@
 // 3. blobs no repository links any more are claimed (a token and a lease on the blob row, only
 //    while still unlinked), their bytes deleted, then their row. A push of a claimed blob waits
 //    for the claim to end and stores the bytes anew; a mount of it falls back to an upload.
-// 4. abandoned upload sessions past their TTL are purged.
+// 4. stored bytes no blob record names, older than the review delay (a crash between storing
+//    a blob and recording it leaves them), are claimed the same way and deleted;
+// 5. abandoned upload sessions past their TTL are purged.
 //
 // The review delay is what keeps a blob just uploaded or mounted, whose manifest has not
 // arrived yet: its link is younger than the delay. A manifest PUT checks its references inside
 // the transaction that stores it, so it either sees a link and keeps it alive, or fails with
 // MANIFEST_BLOB_UNKNOWN.
 import { randomUUID } from 'node:crypto';
-import type { BlobStore } from '../storage/blob-store.js';
+import type { BlobStore, StoredBlob } from '../storage/blob-store.js';
 import type { LinkRow, SqlGcStore } from '../metadata/sql-gc-store.js';
 import { parseDigest } from './digest.js';
 
@@ -49,6 +51,8 @@ export interface GcReport {
   blobsDeleted: number;
   bytesFreed: number;
   uploadsPurged: number;
+  /** Of those, stored bytes no blob record named (left by a crash between storing and recording). */
+  unrecordedDeleted: number;
   /** Blobs whose bytes could not be deleted (left for the next run). */
   errors: number;
   durationMs: number;
@@ -72,6 +76,7 @@ export class GarbageCollector {
       linksRemoved: 0,
       blobsDeleted: 0,
       bytesFreed: 0,
+      unrecordedDeleted: 0,
       uploadsPurged: 0,
       errors: 0,
       durationMs: 0,
@@ -138,6 +143,8 @@ export class GarbageCollector {
       await yieldToEventLoop();
     }
 
+    await this.collectUnrecorded(cutoff, report, progress);
+
     if (!options.dryRun && options.purgeUploads && options.uploadTtlMs !== undefined) {
       report.uploadsPurged = await options.purgeUploads(options.uploadTtlMs);
       progress('uploads', report.uploadsPurged);
@@ -146,10 +153,53 @@ export class GarbageCollector {
     return report;
   }
 
+  /**
+   * Stored bytes older than `cutoff` that no blob record names. A push stores the bytes before
+   * it records them (under its upload's fresh modification time), so these are left by a crash
+   * in between, or put there by hand.
+   */
+  private async collectUnrecorded(cutoff: number, report: GcReport, progress: (phase: GcPhase, done: number) => void): Promise<void> {
+    let batch: StoredBlob[] = [];
+    const collect = async () => {
+      const recorded = await this.store.recordedBlobs(batch.map((b) => b.digest));
+      for (const blob of batch) {
+        if (recorded.has(blob.digest) || blob.modifiedAt.getTime() >= cutoff) continue;
+        if (report.dryRun) {
+          report.unrecordedDeleted++;
+          report.blobsDeleted++;
+          report.bytesFreed += blob.size;
+          continue;
+        }
+        const token = randomUUID();
+        if (!(await this.store.claimUnrecorded(blob.digest, blob.size, token, DELETION_LEASE_MS))) continue; // recorded meanwhile
+        const size = await this.deleteClaimed(blob.digest, token, blob.size);
+        if (size === 'error') report.errors++;
+        else if (size !== undefined) {
+          report.unrecordedDeleted++;
+          report.blobsDeleted++;
+          report.bytesFreed += size;
+        }
+        progress('blobs', report.blobsDeleted);
+      }
+      batch = [];
+      await yieldToEventLoop();
+    };
+    for await (const blob of this.blobs.listBlobs()) {
+      batch.push(blob);
+      if (batch.length >= PAGE) await collect();
+    }
+    await collect();
+  }
+
   /** Claim, delete the bytes, forget the row. The size when this call deleted the blob. */
   private async deleteBlob(digestValue: string, token: string): Promise<number | undefined | 'error'> {
     const size = await this.store.claimForDeletion(digestValue, token, DELETION_LEASE_MS);
     if (size === undefined) return undefined; // linked again, or another collector has it
+    return this.deleteClaimed(digestValue, token, size);
+  }
+
+  /** Delete the bytes of a blob this collector claimed, then its row. */
+  private async deleteClaimed(digestValue: string, token: string, size: number): Promise<number | undefined | 'error'> {
     try {
       // A claim whose lease ran out may have been taken over by a push: never delete then.
       if (!(await this.store.claimHolds(digestValue, token))) return undefined;

@@ -257,6 +257,10 @@ export class FilesystemBlobStore implements BlobStore {
         if (size < length) throw new RegistryError('BLOB_UPLOAD_INVALID', 'staged upload is shorter than acknowledged');
         await handle.truncate(length);
       }
+      // Stored now, whenever the last chunk came: GC takes bytes no record names (a crash before
+      // the push recorded them) only once they are older than the review delay.
+      const now = new Date();
+      await handle.utimes(now, now);
       await handle.sync();
     } finally {
       await handle.close();

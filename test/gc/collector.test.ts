@@ -149,6 +149,35 @@ describe('garbage collection', () => {
     await expectError(res, 400, 'MANIFEST_BLOB_UNKNOWN');
   });
 
+  test('bytes stored with no blob record (a crash before the push recorded them) are collected after the review delay', async () => {
+    const { parseDigest } = await import('../../src/registry/digest.js');
+    const { Readable } = await import('node:stream');
+    // What a push leaves when it is killed between storing the bytes and recording the blob.
+    const data = randomBytes(900);
+    const digest = parseDigest(sha256(data));
+    const store = reg.app.blobStore;
+    await store.createUpload('crashed-push');
+    await store.appendUpload('crashed-push', 0, Readable.from([data]), () => undefined);
+    await store.commitUpload('crashed-push', data.length, digest);
+    assert.equal(await storedBytes(reg, digest.value), 900);
+
+    // Younger than the review delay: may be a push about to record them.
+    let report = await reg.app.collectGarbage();
+    assert.equal(report.unrecordedDeleted, 0);
+    assert.equal(await storedBytes(reg, digest.value), 900);
+    await sleep(60);
+    report = await reg.app.collectGarbage({ reviewDelayMs: 50 });
+    assert.equal(report.unrecordedDeleted, 1);
+    assert.ok(report.bytesFreed >= 900);
+    assert.equal(await storedBytes(reg, digest.value), undefined);
+
+    // The same blob pushed again is stored anew, and served.
+    await pushBlob(reg.url, 'gc/unrecorded', data);
+    const back = await expectStatus(await fetch(`${reg.url}/v2/gc/unrecorded/blobs/${digest.value}`), 200);
+    assert.equal(sha256(back), digest.value);
+    assert.equal(await storedBytes(reg, digest.value), 900);
+  });
+
   test('a mount from a repository whose link was collected falls back to an upload', async () => {
     const layer = await pushBlob(reg.url, 'gc/mount-src', randomBytes(80));
     await sleep(60);

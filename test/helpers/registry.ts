@@ -136,14 +136,27 @@ export interface RegistryProcess {
 /** Start `registry serve` as a child process on `port` (0 = pick a free one) with data in `dataDir`. */
 /** `cli`: the compiled entry point to run (another version's, for upgrade tests). */
 export async function spawnRegistry(dataDir: string, port = 0, extraEnv: Record<string, string> = {}, forceScaleOut = false, cli = CLI): Promise<RegistryProcess> {
+  const child = spawn(process.execPath, [cli, ...serveArgs(dataDir, port)], {
+    env: await childEnv(dataDir, extraEnv, forceScaleOut),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return untilListening(child);
+}
+
+function serveArgs(dataDir: string, port: number): string[] {
+  return ['serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir];
+}
+
+async function childEnv(dataDir: string, extraEnv: Record<string, string>, forceScaleOut: boolean): Promise<Record<string, string | undefined>> {
   const backend = await backendEnv(dataDir, forceScaleOut);
   const env: Record<string, string | undefined> = { ...process.env, REGISTRY_LOG_LEVEL: 'info', ...backend, ...extraEnv };
   // An empty value in extraEnv unsets the variable.
   for (const [k, v] of Object.entries(env)) if (v === '') delete env[k];
-  const child = spawn(process.execPath, [cli, 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return env;
+}
+
+/** Wait for a `registry serve` child to log that it listens (stdout and stderr piped). */
+async function untilListening(child: ChildProcess): Promise<RegistryProcess> {
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   const boundPort = await new Promise<number>((res, rej) => {
     let buffer = '';
@@ -178,4 +191,69 @@ export async function spawnRegistry(dataDir: string, port = 0, extraEnv: Record<
       return exited;
     },
   };
+}
+
+const WARM_SERVE = resolve(dirname(fileURLToPath(import.meta.url)), 'warm-serve.js');
+
+/**
+ * Starts `registry serve` on one data dir again and again, fast: the next process loads its
+ * modules (most of a start-up) while the current one runs, and only waits for its arguments
+ * (see warm-serve.ts). The start itself (config, stores, recovery, listen) is the real one.
+ */
+export class RegistryLauncher {
+  private next: { child: ChildProcess; warm: Promise<void> } | undefined;
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly extraEnv: Record<string, string> = {},
+  ) {}
+
+  async start(port = 0): Promise<RegistryProcess> {
+    const { child, warm } = this.next ?? (await this.prepare());
+    this.next = undefined;
+    await warm;
+    child.stdin!.end(`${JSON.stringify(serveArgs(this.dataDir, port))}\n`);
+    const started = await untilListening(child);
+    this.next = await this.prepare();
+    return started;
+  }
+
+  /** Stop the process kept waiting for the next start. */
+  async close(): Promise<void> {
+    const next = this.next;
+    this.next = undefined;
+    if (!next) return;
+    const exited = new Promise((res) => next.child.once('exit', res));
+    if (next.child.exitCode === null && next.child.signalCode === null) next.child.kill('SIGKILL');
+    await exited;
+  }
+
+  private async prepare(): Promise<{ child: ChildProcess; warm: Promise<void> }> {
+    const child = spawn(process.execPath, [WARM_SERVE], { env: await childEnv(this.dataDir, this.extraEnv, false), stdio: ['pipe', 'pipe', 'pipe'] });
+    const warm = new Promise<void>((res, rej) => {
+      let output = '';
+      let errors = '';
+      const timer = setTimeout(() => rej(new Error(`warm registry process not ready: ${errors.slice(-2000)}`)), 30_000);
+      const onData = (d: Buffer) => {
+        output += d.toString();
+        if (!output.includes('warm\n')) return;
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        child.stderr!.off('data', onErr);
+        child.off('exit', onExit);
+        res();
+      };
+      const onErr = (d: Buffer) => (errors += d.toString());
+      const onExit = (code: number | null) => {
+        clearTimeout(timer);
+        rej(new Error(`warm registry process exited with ${code}: ${errors.slice(-2000)}`));
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onErr);
+      child.once('exit', onExit);
+    });
+    // Not awaited here: a start awaits it; unhandled until then would crash the test run.
+    warm.catch(() => undefined);
+    return { child, warm };
+  }
 }
