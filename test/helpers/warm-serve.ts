@@ -11,9 +11,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const cliDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli');
 const main = join(cliDir, 'main.js');
 
-// Every command module main.js imports (not main.js itself: importing it runs the CLI), and the
-// S3 driver, which the registry loads only when configured.
-for (const file of await readdir(cliDir)) if (file.endsWith('.js') && file !== 'main.js') await import(pathToFileURL(join(cliDir, file)).href);
+// Every command module (not main.js or program.js: importing them runs the CLI), and the S3
+// driver, which the registry loads only when configured.
+const runsTheCli = new Set(['main.js', 'program.js']);
+for (const file of await readdir(cliDir)) if (file.endsWith('.js') && !runsTheCli.has(file)) await import(pathToFileURL(join(cliDir, file)).href);
 await import('../../src/storage/s3.js');
 
 process.stdout.write('warm\n');
