@@ -43,6 +43,8 @@ export const ConfigSchema = z
         port: z.coerce.number().int().min(0).max(65535).default(5000),
         /** Longest a request may take to send its headers (slow-client guard). */
         headersTimeoutMs: z.coerce.number().int().positive().default(30_000),
+        /** Longest a request body may send nothing (a stalled upload); answered 408, the upload keeps its acknowledged offset. */
+        bodyIdleTimeoutMs: z.coerce.number().int().positive().default(60_000),
         /** Idle time after which a keep-alive connection is closed. */
         keepAliveTimeoutMs: z.coerce.number().int().positive().default(65_000),
         /** How long a graceful shutdown waits for running requests (uploads) to finish. */
