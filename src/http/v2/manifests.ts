@@ -5,17 +5,17 @@ import { RegistryError } from '../../registry/errors.js';
 import { parseAccept } from '../../registry/media-types.js';
 import { actorName } from '../../auth/model.js';
 import type { RequestInfo } from '../../events/model.js';
-import type { RequestAccess } from '../guard.js';
+import { requestHost, type RequestAccess } from '../guard.js';
 
 /** The request as events describe it (Distribution's `request` object, plus our base URL). */
 function requestInfo(request: FastifyRequest): RequestInfo {
   return {
     id: String(request.id),
     addr: request.ip,
-    host: request.host,
+    host: requestHost(request),
     method: request.method,
     useragent: request.headers['user-agent'] ?? '',
-    baseUrl: `${request.protocol}://${request.host}`,
+    baseUrl: `${request.protocol}://${requestHost(request)}`,
   };
 }
 
