@@ -301,6 +301,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     leaseMs: config.scan.leaseMs,
     pollMs: config.scan.pollMs,
     rematchCheckMs: config.scan.rematchCheckMs,
+    maxLayerBytes: config.scan.maxLayerBytes,
     logger,
     ...(config.scan.sbom ? { pushArtifact: async (a: ArtifactPush) => void (await pushReferrerArtifact(blobs, manifests, a)) } : {}),
     ...(proxy ? { fetchLayer: (repository: string, digest: string) => proxy.cacheBlob(repository, digest) } : {}),

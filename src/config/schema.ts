@@ -165,6 +165,8 @@ export const ConfigSchema = z
         rematchCheckMs: z.coerce.number().int().positive().default(30_000),
         /** Push the inventory as a CycloneDX SBOM referring to the image (visible through the referrers API). */
         sbom: z.stringbool().or(z.boolean()).default(true),
+        /** A layer that unpacks to more than this is not scanned (decompression bombs); the scan says so. */
+        maxLayerBytes: z.coerce.number().int().positive().default(32 * 1024 * MiB),
       })
       .prefault({}),
     limits: z
