@@ -12,7 +12,7 @@ import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, importJWK, type JWK, type JWTHeaderParameters } from 'jose';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { MediaType, expectStatus, pushImage, randomBytes, sha256 } from '../helpers/oci.js';
-import { ADMIN, addNamespace, addUser, authSettings, basicAuth, bearerAuth, expectChallenge } from '../helpers/auth.js';
+import { ADMIN, addNamespace, addUser, authSettings, basicAuth, bearerAuth, expectChallenge, signingKeyOf } from '../helpers/auth.js';
 
 const unique = () => nodeRandomBytes(4).toString('hex');
 
@@ -31,11 +31,7 @@ describe('hostile tokens', () => {
     aliceId = (await reg.app.access.getUser('alice'))!.id;
     await addNamespace(reg.app, 'team', 'private', { alice: 'developer' });
     await pushImage(reg.url, 'team/app', { reference: 'v1', headers: basicAuth(ADMIN) });
-    signingKey = JSON.parse(
-      await reg.app.access.getOrSetSetting('auth.token.signing-key', () => {
-        throw new Error('the registry has no signing key');
-      }),
-    ) as JWK & { kid: string };
+    signingKey = await signingKeyOf(reg.app);
     keyServer = createServer((req, res) => {
       keyServerHits.push(req.url ?? '');
       res.writeHead(404).end();
