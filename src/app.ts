@@ -241,10 +241,11 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   const proxy = config.proxy.upstreams.length ? new ProxyCache(config.proxy.upstreams, metadata, manifests, blobs, { allowPush: config.proxy.allowPush, logger }) : undefined;
 
   const server = buildServer(
-    { blobs, manifests, manifestMaxBytes: config.limits.manifestMaxBytes, bodyIdleTimeoutMs: config.http.bodyIdleTimeoutMs, guard: limitIdentity ? rateLimitedGuard(guard, limitIdentity) : guard, auditor, ...(proxy ? { proxy } : {}) },
+    { blobs, manifests, manifestMaxBytes: config.limits.manifestMaxBytes, guard: limitIdentity ? rateLimitedGuard(guard, limitIdentity) : guard, auditor, ...(proxy ? { proxy } : {}) },
     {
       logger,
       headersTimeoutMs: config.http.headersTimeoutMs,
+      bodyIdleTimeoutMs: config.http.bodyIdleTimeoutMs,
       keepAliveTimeoutMs: config.http.keepAliveTimeoutMs,
       ...(config.http.tls.certFile ? { tls: readTls(config) } : {}),
       ready: { metadata: () => metadata.ping(), blobStore: () => blobStore.ping() },

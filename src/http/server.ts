@@ -23,6 +23,8 @@ declare module 'fastify' {
 export interface ServerOptions {
   logger: Logger;
   headersTimeoutMs: number;
+  /** A request body that sends nothing this long is answered 408 (see request-body.ts). */
+  bodyIdleTimeoutMs: number;
   keepAliveTimeoutMs: number;
   /** PEM certificate and key: serve HTTPS instead of plain HTTP. */
   tls?: { cert: Buffer; key: Buffer };
@@ -66,6 +68,7 @@ export function buildServer(ctx: V2Context, options: ServerOptions): FastifyInst
   });
   app.server.headersTimeout = options.headersTimeoutMs;
   app.decorateRequest('routeLabel', '');
+  app.decorateRequest('bodyIdleTimeoutMs', options.bodyIdleTimeoutMs);
 
   // Every body stays an unread stream; handlers decide how to consume it.
   app.removeAllContentTypeParsers();

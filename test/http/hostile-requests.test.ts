@@ -14,6 +14,8 @@ import type { TestRegistry } from '../helpers/registry.js';
 import { MediaType, checkErrorBody, pushImage, randomBytes, rawRequest, sha256, type PushedImage } from '../helpers/oci.js';
 import { ADMIN, api, authHeaders, expect, startAuthRegistry } from '../helpers/api.js';
 
+const BODY_IDLE_MS = 500;
+
 /** A name no request may leave behind anywhere on disk. */
 const ESCAPE = `escape-${nodeRandomBytes(4).toString('hex')}`;
 
@@ -40,7 +42,7 @@ describe('hostile requests', () => {
   const admin = authHeaders(ADMIN);
 
   before(async () => {
-    reg = await startAuthRegistry({ scan: { enabled: false } });
+    reg = await startAuthRegistry({ scan: { enabled: false }, http: { bodyIdleTimeoutMs: BODY_IDLE_MS } });
     image = await pushImage(reg.url, 'lib/app', { reference: 'v1', headers: admin });
     await pushImage(reg.url, 'lib/app', { reference: 'v2', headers: admin });
   });
@@ -181,6 +183,28 @@ describe('hostile requests', () => {
     assert.equal(({} as Record<string, unknown>)['admin'], undefined, 'Object.prototype was polluted');
     assert.deepEqual(expect(await api(reg, 'GET', '/namespaces', { as: ADMIN }), 200).json.namespaces, before);
     assert.equal(expect(await api(reg, 'GET', '/users', { as: ADMIN }), 200).json.users.length, users);
+  });
+
+  test('a management API body and a token form that stall: 408 with an error body, the connection closed, nothing created', async () => {
+    const before = expect(await api(reg, 'GET', '/namespaces', { as: ADMIN }), 200).json.namespaces;
+    const port = Number(new URL(reg.url).port);
+    for (const [path, type, partial] of [
+      ['/api/v1/namespaces', 'application/json', '{"name":"stalled'],
+      ['/token', 'application/x-www-form-urlencoded', 'grant_type=password&service=registry&username=admin&password='],
+    ] as const) {
+      const socket = connect(port, '127.0.0.1');
+      const started = Date.now();
+      const answer = await new Promise<string>((resolve, reject) => {
+        const parts: Buffer[] = [];
+        socket.on('data', (c: Buffer) => parts.push(c)).on('close', () => resolve(Buffer.concat(parts).toString('latin1'))).on('error', reject);
+        socket.setTimeout(BODY_IDLE_MS + 5_000, () => socket.destroy(new Error(`${path}: no answer`)));
+        socket.write(`POST ${path} HTTP/1.1\r\nHost: registry\r\nAuthorization: ${admin['Authorization']}\r\nContent-Type: ${type}\r\nContent-Length: 1000\r\n\r\n${partial}`);
+      });
+      assert.match(answer, /^HTTP\/1\.1 408 /, path);
+      assert.ok(Date.now() - started >= BODY_IDLE_MS - 50, `${path} answered too early`);
+      checkErrorBody(answer.slice(answer.indexOf('\r\n\r\n') + 4), 'UNSUPPORTED');
+    }
+    assert.deepEqual(expect(await api(reg, 'GET', '/namespaces', { as: ADMIN }), 200).json.namespaces, before);
   });
 
   test('nothing changed: the one repository, its two tags, and the registry still serves', async () => {

@@ -1,6 +1,7 @@
 // GET / HEAD / PUT / DELETE /v2/<name>/manifests/<reference>.
 import type { FastifyRequest } from 'fastify';
-import { contentLength, idleLimitedBody, type V2Context, type V2Handler } from './context.js';
+import { contentLength, type V2Handler } from './context.js';
+import { requestBody } from '../request-body.js';
 import { RegistryError } from '../../registry/errors.js';
 import { parseAccept } from '../../registry/media-types.js';
 import { actorName } from '../../auth/model.js';
@@ -29,13 +30,12 @@ function tooLarge(limit: number): RegistryError {
 }
 
 /** Read a manifest body, refusing it as soon as it passes the limit. */
-async function readLimited(ctx: V2Context, request: FastifyRequest): Promise<Buffer> {
-  const limit = ctx.manifestMaxBytes;
+async function readLimited(request: FastifyRequest, limit: number): Promise<Buffer> {
   const declared = contentLength(request);
   if (declared !== undefined && declared > limit) throw tooLarge(limit);
   const parts: Buffer[] = [];
   let total = 0;
-  for await (const chunk of idleLimitedBody(request, ctx.bodyIdleTimeoutMs, 'MANIFEST_INVALID')) {
+  for await (const chunk of requestBody(request, 'MANIFEST_INVALID')) {
     total += (chunk as Buffer).length;
     if (total > limit) throw tooLarge(limit);
     parts.push(chunk as Buffer);
@@ -57,7 +57,7 @@ export const getManifest: V2Handler = async (ctx, request, reply, { name, refere
 };
 
 export const putManifest: V2Handler = async (ctx, request, reply, { name, reference }, access) => {
-  const body = await readLimited(ctx, request);
+  const body = await readLimited(request, ctx.manifestMaxBytes);
   const pushed = await ctx.manifests.put(name!, reference!, body, request.headers['content-type'], actorName(access.identity), requestInfo(request));
   reply.code(201).header('Location', `/v2/${name}/manifests/${pushed.digest}`).header('Docker-Content-Digest', pushed.digest).header('Content-Length', 0);
   if (pushed.subject) reply.header('OCI-Subject', pushed.subject);

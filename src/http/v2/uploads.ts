@@ -1,7 +1,8 @@
 // /v2/<name>/blobs/uploads/: start (with monolithic ?digest= and ?mount=&from=), PATCH
 // chunks, PUT to close, GET status, DELETE to cancel. Bodies stream straight to the store.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { contentLength, hasBody, idleLimitedBody, queryValue, type V2Context, type V2Handler } from './context.js';
+import { contentLength, hasBody, queryValue, type V2Handler } from './context.js';
+import { requestBody } from '../request-body.js';
 import { uploadRange, type ChunkRequest } from '../../registry/blobs.js';
 import type { UploadSessionRecord } from '../../metadata/store.js';
 import { RegistryError } from '../../registry/errors.js';
@@ -27,8 +28,8 @@ function sendCreated(reply: FastifyReply, name: string, digest: string): void {
   reply.code(201).header('Location', `/v2/${name}/blobs/${digest}`).header('Docker-Content-Digest', digest).header('Content-Length', 0).send();
 }
 
-function chunkOf(ctx: V2Context, request: FastifyRequest): ChunkRequest {
-  const chunk: ChunkRequest = { body: idleLimitedBody(request, ctx.bodyIdleTimeoutMs, 'BLOB_UPLOAD_INVALID') };
+function chunkOf(request: FastifyRequest): ChunkRequest {
+  const chunk: ChunkRequest = { body: requestBody(request, 'BLOB_UPLOAD_INVALID') };
   const length = contentLength(request);
   if (length !== undefined) chunk.length = length;
   const header = request.headers['content-range'];
@@ -51,7 +52,7 @@ export const startUpload: V2Handler = async (ctx, request, reply, { name }, acce
   }
   const digest = queryValue(request, 'digest');
   if (digest !== undefined) {
-    const blob = await ctx.blobs.putMonolithic(name!, digest, chunkOf(ctx, request));
+    const blob = await ctx.blobs.putMonolithic(name!, digest, chunkOf(request));
     return sendCreated(reply, name!, blob.digest.value);
   }
   const session = await ctx.blobs.startUpload(name!);
@@ -64,12 +65,12 @@ export const uploadStatus: V2Handler = async (ctx, _request, reply, { name, uplo
 };
 
 export const patchUpload: V2Handler = async (ctx, request, reply, { name, uploadId }) => {
-  const session = await ctx.blobs.appendChunk(name!, uploadId!, chunkOf(ctx, request));
+  const session = await ctx.blobs.appendChunk(name!, uploadId!, chunkOf(request));
   sendSession(reply, 202, session);
 };
 
 export const completeUpload: V2Handler = async (ctx, request, reply, { name, uploadId }) => {
-  const chunk = hasBody(request) ? chunkOf(ctx, request) : undefined;
+  const chunk = hasBody(request) ? chunkOf(request) : undefined;
   const blob = await ctx.blobs.complete(name!, uploadId!, queryValue(request, 'digest'), chunk);
   sendCreated(reply, name!, blob.digest.value);
 };
