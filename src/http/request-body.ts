@@ -1,6 +1,6 @@
 // Request bodies as handlers read them: a client that stops sending (slowloris on the body)
 // is answered 408 after http.bodyIdleTimeoutMs instead of holding its connection for ever.
-import { Transform, type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { RegistryError, type ErrorCode } from '../registry/errors.js';
 
@@ -16,36 +16,33 @@ declare module 'fastify' {
 
 /**
  * The request body, failing with 408 (`code`, and Connection: close) when the client sends
- * nothing for http.bodyIdleTimeoutMs. The connection stays up until that answer is written; a
- * wait on our side (the store reading slowly, so the body is held back) is not the client's
- * idleness.
+ * nothing for http.bodyIdleTimeoutMs. Read lazily: the clock runs only while the reader waits
+ * for the client (a store that reads slowly is not the client's idleness), and a body nobody
+ * reads (refused before reading) is left to Node, which discards it and keeps the connection.
  */
 export function requestBody(request: FastifyRequest, code: ErrorCode): Readable {
   const source = request.raw;
   const idleMs = request.bodyIdleTimeoutMs > 0 ? request.bodyIdleTimeoutMs : DEFAULT_IDLE_MS;
-  const guard = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      timer.refresh();
-      done(null, chunk);
-    },
-  });
-  const timer = setTimeout(function expire() {
-    if (guard.writableNeedDrain || source.isPaused()) {
-      timer.refresh();
-      return;
+  async function* chunks(): AsyncGenerator<Buffer> {
+    // The connection must outlive a timeout: the 408 is written to it.
+    const reader = source.iterator({ destroyOnReturn: false });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      for (;;) {
+        const idle = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new RegistryError(code, `the request body sent nothing for ${idleMs} ms`, { idleMs }, { status: 408, headers: { Connection: 'close' } })),
+            idleMs,
+          );
+        });
+        const next = await Promise.race([reader.next(), idle]);
+        clearTimeout(timer);
+        if (next.done) return;
+        yield next.value as Buffer;
+      }
+    } finally {
+      clearTimeout(timer);
     }
-    source.unpipe(guard);
-    guard.destroy(new RegistryError(code, `the request body sent nothing for ${idleMs} ms`, { idleMs }, { status: 408, headers: { Connection: 'close' } }));
-  }, idleMs);
-  // Its errors reach whoever reads the body; a body nobody reads must not crash the process.
-  guard.on('error', () => undefined);
-  const stop = () => clearTimeout(timer);
-  source.once('end', stop);
-  guard.once('close', stop);
-  source.once('error', (err) => guard.destroy(err));
-  source.once('close', () => {
-    if (!source.readableEnded) guard.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
-  });
-  source.pipe(guard);
-  return guard;
+  }
+  return Readable.from(chunks(), { objectMode: false });
 }

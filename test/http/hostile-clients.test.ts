@@ -228,9 +228,23 @@ describe('hostile clients', () => {
     assert.equal((await fetch(`${reg.url}/v2/hostile/manifest/manifests/v1`, { method: 'HEAD', headers: { Accept: MediaType.OciManifest } })).status, 404);
   });
 
+  test('a body refused before it is read (an out-of-order chunk) leaves the keep-alive connection usable', async () => {
+    const upload = await startUpload(reg.url, 'hostile/early');
+    const c = await open();
+    const body = randomBytes(256 * 1024);
+    c.write(`PATCH ${upload.pathname}${upload.search} HTTP/1.1\r\nHost: registry\r\nContent-Type: application/octet-stream\r\nContent-Range: 5-${5 + body.length - 1}\r\nContent-Length: ${body.length}\r\n\r\n`);
+    c.write(body);
+    c.write('GET /v2/ HTTP/1.1\r\nHost: registry\r\n\r\n');
+    const deadline = Date.now() + SLACK_MS;
+    while (!/HTTP\/1\.1 416[\s\S]*HTTP\/1\.1 200 /.test(c.text)) {
+      assert.ok(Date.now() < deadline && c.closedAt === undefined, `no second answer on the connection: ${c.text.slice(0, 400)}`);
+      await sleep(20);
+    }
+  });
+
   test('nothing was created: only the repositories whose uploads were started properly are listed', async () => {
     // hostile/huge (monolithic, cut off) and hostile/manifest (refused) are not.
-    assert.deepEqual(await catalog(), ['hostile/chunked', 'hostile/stall']);
+    assert.deepEqual(await catalog(), ['hostile/chunked', 'hostile/early', 'hostile/stall']);
     // The registry still serves.
     await expectStatus(await fetch(`${reg.url}/v2/`), 200);
   });
