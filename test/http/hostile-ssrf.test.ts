@@ -39,7 +39,7 @@ describe('SSRF through webhooks and replication', () => {
   before(async () => {
     ({ reg, owner } = await startTeamRegistry({
       scan: { enabled: false },
-      webhooks: { allowedHosts: ['localhost'], pollMs: 20, retryBaseMs: 40, retryMaxMs: 150, timeoutMs: 2_000 },
+      webhooks: { allowedHosts: ['localhost', '127.0.0.3'], pollMs: 20, retryBaseMs: 40, retryMaxMs: 150, timeoutMs: 2_000 },
       replication: { allowedHosts: ['127.0.0.1'], pollMs: 20, maxAttempts: 1, requestRetries: 0, requestTimeoutMs: 3_000 },
     }));
     receiver = await WebhookReceiver.start();
@@ -94,6 +94,24 @@ describe('SSRF through webhooks and replication', () => {
     assert.deepEqual((await webhooks()).map((w) => w.url), [`http://localhost:${receiver.port}/hook`]);
     assert.equal(receiver.received.length, 0, 'the receiver on loopback was reached');
     expect(await api(reg, 'DELETE', `/namespaces/team/webhooks/${id}`, { as: owner }), 204);
+  });
+
+  test('webhooks: an allowed receiver that redirects to an internal address is not followed', async () => {
+    const { server: redirecting, url } = await listen((req, res) => {
+      req.resume();
+      res.writeHead(302, { Location: `${canaryUrl}/latest/meta-data/` }).end();
+    }, '127.0.0.3');
+    try {
+      const id = expect(await api(reg, 'POST', '/namespaces/team/webhooks', { as: owner, body: { url: `${url}/hook`, events: ['push'] } }), 201).json.id as string;
+      const ping = expect(await api(reg, 'POST', `/namespaces/team/webhooks/${id}/ping`, { as: owner }), 200);
+      assert.notEqual(ping.json.state, 'delivered');
+      assert.equal(ping.json.statusCode, 302);
+      assert.match(JSON.stringify(ping.json), /redirect to http:\/\/127\.0\.0\.2:\d+\/latest\/meta-data\/ not followed/);
+      assert.deepEqual(canaryHits, []);
+      expect(await api(reg, 'DELETE', `/namespaces/team/webhooks/${id}`, { as: owner }), 204);
+    } finally {
+      await close(redirecting);
+    }
   });
 
   test('replication: every internal address is refused at creation; nothing is saved', async () => {
