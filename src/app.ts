@@ -245,6 +245,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     {
       logger,
       headersTimeoutMs: config.http.headersTimeoutMs,
+      bodyIdleTimeoutMs: config.http.bodyIdleTimeoutMs,
       keepAliveTimeoutMs: config.http.keepAliveTimeoutMs,
       ...(config.http.tls.certFile ? { tls: readTls(config) } : {}),
       ready: { metadata: () => metadata.ping(), blobStore: () => blobStore.ping() },
@@ -301,6 +302,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     leaseMs: config.scan.leaseMs,
     pollMs: config.scan.pollMs,
     rematchCheckMs: config.scan.rematchCheckMs,
+    maxLayerBytes: config.scan.maxLayerBytes,
     logger,
     ...(config.scan.sbom ? { pushArtifact: async (a: ArtifactPush) => void (await pushReferrerArtifact(blobs, manifests, a)) } : {}),
     ...(proxy ? { fetchLayer: (repository: string, digest: string) => proxy.cacheBlob(repository, digest) } : {}),

@@ -11,6 +11,8 @@ import type { AccessEntry } from './scopes.js';
 
 const ALGORITHM = 'ES256';
 const KEY_SETTING = 'auth.token.signing-key';
+/** How far ahead of our clock another node's `iat` may be; a later one is forged, not skewed. */
+const ISSUED_AT_SKEW_SECONDS = 60;
 
 export interface TokenOptions {
   issuer: string;
@@ -124,9 +126,9 @@ export class TokenService {
         algorithms: [ALGORITHM],
         issuer: this.options.issuer,
         audience: this.options.service,
-        requiredClaims: ['exp', 'sub'],
+        requiredClaims: ['exp', 'sub', 'iat'],
       });
-      if (payload['use'] === 'refresh') return undefined;
+      if (payload['use'] === 'refresh' || issuedInFuture(payload.iat)) return undefined;
       const access = Array.isArray(payload['access']) ? (payload['access'] as AccessEntry[]) : [];
       return { identity: identityOf(payload as unknown as IdentityClaims), access };
     } catch {
@@ -142,15 +144,20 @@ export class TokenService {
         algorithms: [ALGORITHM],
         issuer: this.options.issuer,
         audience: `${this.options.service}#refresh`,
-        requiredClaims: ['exp', 'sub'],
+        requiredClaims: ['exp', 'sub', 'iat'],
       });
-      if (payload['use'] !== 'refresh') return undefined;
+      if (payload['use'] !== 'refresh' || issuedInFuture(payload.iat)) return undefined;
       const identity = identityOf(payload as unknown as IdentityClaims);
       return typeof payload.iat === 'number' ? { ...identity, issuedAt: new Date(payload.iat * 1000) } : identity;
     } catch {
       return undefined;
     }
   }
+}
+
+/** jose checks `nbf` and `exp` but not an `iat` ahead of our clock. */
+function issuedInFuture(iat: number | undefined): boolean {
+  return iat === undefined || iat > Math.floor(Date.now() / 1000) + ISSUED_AT_SKEW_SECONDS;
 }
 
 function identityOf(c: IdentityClaims): Identity {

@@ -19,8 +19,9 @@ interface ScanFlags extends ConfigFlags {
 const PAGE = 500;
 
 function withScanService<T>(flags: ConfigFlags, fn: (service: ScanService, listManifests: (limit: number, after?: LinkRow) => Promise<LinkRow[]>) => Promise<T>): Promise<T> {
-  return withStores(configFromFlags(flags), (store, blobs, metadata) =>
-    fn(new ScanService(store.scans(), store.vulns(), blobs, metadata, { workers: 0, leaseMs: 60_000, pollMs: 1_000, rematchCheckMs: 60_000, logger: pino({ level: 'silent' }) }), (limit, after) =>
+  const config = configFromFlags(flags);
+  return withStores(config, (store, blobs, metadata) =>
+    fn(new ScanService(store.scans(), store.vulns(), blobs, metadata, { workers: 0, leaseMs: 60_000, pollMs: 1_000, rematchCheckMs: 60_000, maxLayerBytes: config.scan.maxLayerBytes, logger: pino({ level: 'silent' }) }), (limit, after) =>
       store.gc().listManifests(limit, after),
     ),
   );

@@ -49,7 +49,7 @@ export async function withServices<T>(config: Config, fn: (services: DomainServi
     const logger = pino({ level: 'silent' });
     const policies = new NamespacePolicies(store.policies());
     const scans = config.scan.enabled
-      ? new ScanService(store.scans(), store.vulns(), blobStore, metadata, { workers: 0, leaseMs: config.scan.leaseMs, pollMs: config.scan.pollMs, rematchCheckMs: config.scan.rematchCheckMs, logger })
+      ? new ScanService(store.scans(), store.vulns(), blobStore, metadata, { workers: 0, leaseMs: config.scan.leaseMs, pollMs: config.scan.pollMs, rematchCheckMs: config.scan.rematchCheckMs, maxLayerBytes: config.scan.maxLayerBytes, logger })
       : undefined;
     const blobs = new BlobService(blobStore, metadata, { deletesEnabled: false }, policies);
     const manifests = new ManifestService(

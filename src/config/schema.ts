@@ -43,6 +43,8 @@ export const ConfigSchema = z
         port: z.coerce.number().int().min(0).max(65535).default(5000),
         /** Longest a request may take to send its headers (slow-client guard). */
         headersTimeoutMs: z.coerce.number().int().positive().default(30_000),
+        /** Longest a request body may send nothing (a stalled upload); answered 408, the upload keeps its acknowledged offset. */
+        bodyIdleTimeoutMs: z.coerce.number().int().positive().default(60_000),
         /** Idle time after which a keep-alive connection is closed. */
         keepAliveTimeoutMs: z.coerce.number().int().positive().default(65_000),
         /** How long a graceful shutdown waits for running requests (uploads) to finish. */
@@ -163,6 +165,8 @@ export const ConfigSchema = z
         rematchCheckMs: z.coerce.number().int().positive().default(30_000),
         /** Push the inventory as a CycloneDX SBOM referring to the image (visible through the referrers API). */
         sbom: z.stringbool().or(z.boolean()).default(true),
+        /** A layer that unpacks to more than this is not scanned (decompression bombs); the scan says so. */
+        maxLayerBytes: z.coerce.number().int().positive().default(32 * 1024 * MiB),
       })
       .prefault({}),
     limits: z

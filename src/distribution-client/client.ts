@@ -45,6 +45,12 @@ export interface ClientOptions {
   userAgent?: string;
   /** Told of every response (method, path without query, status): for logs and request counts. */
   onResponse?: (event: { method: string; path: string; status: number }) => void;
+  /**
+   * Asked before every request, and before following each redirect, token realm and upload
+   * location included; throws to refuse the URL (SSRF guard for remotes users choose).
+   * With it, redirects are followed here, hop by hop, rather than by fetch.
+   */
+  checkTarget?: (url: URL) => Promise<void>;
 }
 
 export interface ManifestResponse {
@@ -112,6 +118,8 @@ interface Sent {
 }
 
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
 const MAX_RETRY_AFTER_MS = 30_000;
 const MAX_PAGES = 10_000;
 
@@ -509,16 +517,10 @@ export class DistributionClient {
       const watchdog = new Watchdog(controller, this.timeoutMs);
       let res: Response;
       try {
-        const body = o.body ? await o.body() : undefined;
-        res = await fetch(url, {
-          method: o.method,
-          headers,
-          signal: controller.signal,
-          redirect: 'follow',
-          ...(body !== undefined ? { body: body as unknown as BodyInit, duplex: 'half' } : {}),
-        } as RequestInit);
+        res = await this.fetchFollowing(url, o, headers, controller.signal);
       } catch (err) {
         watchdog.done();
+        if (err instanceof TargetRefusedError) throw err;
         const cause = controller.signal.aborted ? `timed out after ${this.timeoutMs} ms` : connectionProblem(err);
         const wrapped = new ConnectionError(`${o.method} ${path}: ${cause}`);
         if (o.retry === false || attempt >= this.retries) throw wrapped;
@@ -534,6 +536,44 @@ export class DistributionClient {
         continue;
       }
       throw error;
+    }
+  }
+
+  /** fetch, with redirects followed by fetch itself, or here when each hop must be checked first. */
+  private async fetchFollowing(url: URL, o: RequestOptions, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+    const check = this.options.checkTarget;
+    let method = o.method;
+    let withBody = o.body !== undefined;
+    for (let hops = 0; ; hops++) {
+      if (check) {
+        try {
+          await check(url);
+        } catch (err) {
+          throw new TargetRefusedError(`${method} ${url.origin}${url.pathname}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      const body = withBody && o.body ? await o.body() : undefined;
+      const res = await fetch(url, {
+        method,
+        headers,
+        signal,
+        redirect: check ? 'manual' : 'follow',
+        ...(body !== undefined ? { body: body as unknown as BodyInit, duplex: 'half' } : {}),
+      } as RequestInit);
+      const location = res.headers.get('location');
+      if (!check || !REDIRECTS.has(res.status) || location === null) return res;
+      await res.body?.cancel().catch(() => undefined);
+      if (hops >= MAX_REDIRECTS) throw new TargetRefusedError(`${o.method} ${url.origin}${url.pathname}: more than ${MAX_REDIRECTS} redirects`);
+      const next = new URL(location, url);
+      // As fetch does: credentials stay with their origin, and 303 (or 301/302 after a POST) becomes a GET.
+      if (next.origin !== url.origin) delete headers['Authorization'];
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+        method = method === 'HEAD' ? 'HEAD' : 'GET';
+        withBody = false;
+        delete headers['Content-Length'];
+        delete headers['Content-Type'];
+      }
+      url = next;
     }
   }
 
@@ -614,6 +654,9 @@ export class DistributionClient {
 
 /** A connection failed, was reset or timed out (after retries). */
 export class ConnectionError extends Error {}
+
+/** ClientOptions.checkTarget refused a URL the remote led to; never retried. */
+export class TargetRefusedError extends Error {}
 
 function retryable(err: unknown): boolean {
   if (err instanceof ConnectionError) return true;

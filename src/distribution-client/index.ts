@@ -4,6 +4,7 @@ export {
   DistributionError,
   DigestMismatchError,
   ConnectionError,
+  TargetRefusedError,
   MANIFEST_ACCEPT,
   verifyingStream,
   nextLink,

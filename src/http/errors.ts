@@ -1,5 +1,7 @@
 // Renders every failure as the spec's JSON error body. Internal errors are logged with their
 // stack and answered with a generic message: nothing about the server leaks to clients.
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError, RegistryErrors, errorBody } from '../registry/errors.js';
 import { backendFailure, type BackendFailure } from './backend-failure.js';
@@ -80,4 +82,33 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
   }
   request.log.error({ err }, 'internal error');
   sendError(reply, new RegistryError('UNKNOWN'));
+}
+
+/** What the HTTP parser's own failures mean to a client: the status and a message. */
+function clientFailure(err: NodeJS.ErrnoException): [number, string] {
+  switch (err.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [408, 'the request headers took too long'];
+    case 'HPE_HEADER_OVERFLOW':
+      return [431, 'the request headers are too large'];
+    default:
+      return [400, 'malformed HTTP request'];
+  }
+}
+
+/**
+ * Answers what fails before a request reaches Fastify (slow or oversized headers, a broken
+ * chunked body) with the spec's error body, then closes the connection: its framing is lost.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || response?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const [status, message] = clientFailure(err);
+  const body = JSON.stringify(errorBody([new RegistryError('UNSUPPORTED', message, undefined, { status })]));
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }

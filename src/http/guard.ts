@@ -3,6 +3,7 @@
 // token, HTTP Basic, or nobody) and either lets it through or answers as the Docker token spec
 // says: 401 with a Bearer challenge naming the scope, or 403 DENIED to an authenticated Basic
 // user who lacks the right.
+import { isIPv6 } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import { RegistryError } from '../registry/errors.js';
 import type { Authenticator } from '../auth/authenticate.js';
@@ -44,8 +45,22 @@ export interface GuardOptions {
   sessions?: SessionService;
 }
 
+/** A Host header that is a host name or address and an optional port, nothing else. */
+const PLAIN_HOST = /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The host the client addressed, for URLs we hand back (the token realm, event payloads). A
+ * Host header that is anything more (quotes, spaces, a path, credentials) would let a request
+ * write into our headers: the address the connection came in on is used instead.
+ */
+export function requestHost(request: FastifyRequest): string {
+  if (PLAIN_HOST.test(request.host)) return request.host;
+  const { localAddress, localPort } = request.raw.socket;
+  return isIPv6(localAddress ?? '') ? `[${localAddress}]:${localPort}` : `${localAddress}:${localPort}`;
+}
+
 export function realmOf(request: FastifyRequest, configured: string | undefined): string {
-  return configured ?? `${request.protocol}://${request.host}/token`;
+  return configured ?? `${request.protocol}://${requestHost(request)}/token`;
 }
 
 export function tokenGuard(options: GuardOptions): Guard {

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { errorHandler, sendError } from './errors.js';
+import { clientErrorHandler, errorHandler, sendError } from './errors.js';
 import { registerV2Routes } from './v2/routes.js';
 import type { V2Context } from './v2/context.js';
 import { RegistryError } from '../registry/errors.js';
@@ -23,6 +23,8 @@ declare module 'fastify' {
 export interface ServerOptions {
   logger: Logger;
   headersTimeoutMs: number;
+  /** A request body that sends nothing this long is answered 408 (see request-body.ts). */
+  bodyIdleTimeoutMs: number;
   keepAliveTimeoutMs: number;
   /** PEM certificate and key: serve HTTPS instead of plain HTTP. */
   tls?: { cert: Buffer; key: Buffer };
@@ -35,9 +37,18 @@ export interface ServerOptions {
   rateLimit?: { limiter: RateLimiter; onRefused: (kind: LimitKind) => void };
 }
 
+/** Often enough that a slow client is cut off close to its timeout, rarely enough to cost nothing. */
+function checkingInterval(headersTimeoutMs: number): number {
+  return Math.max(50, Math.min(1_000, Math.floor(headersTimeoutMs / 4)));
+}
+
 export function buildServer(ctx: V2Context, options: ServerOptions): FastifyInstance {
   const app = Fastify({
-    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
+    // Node looks for connections past headersTimeout only this often (30 s by default).
+    ...(options.tls
+      ? { https: { cert: options.tls.cert, key: options.tls.key, connectionsCheckingInterval: checkingInterval(options.headersTimeoutMs) } }
+      : { http: { connectionsCheckingInterval: checkingInterval(options.headersTimeoutMs) } }),
+    clientErrorHandler,
     loggerInstance: options.logger as unknown as FastifyBaseLogger,
     // One log line per request, written by the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
@@ -57,6 +68,7 @@ export function buildServer(ctx: V2Context, options: ServerOptions): FastifyInst
   });
   app.server.headersTimeout = options.headersTimeoutMs;
   app.decorateRequest('routeLabel', '');
+  app.decorateRequest('bodyIdleTimeoutMs', options.bodyIdleTimeoutMs);
 
   // Every body stays an unread stream; handlers decide how to consume it.
   app.removeAllContentTypeParsers();

@@ -4,6 +4,7 @@
 // of the scopes asked for and what the identity may do.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../registry/errors.js';
+import { requestBody } from './request-body.js';
 import { otpHeader, parseBasic, type Authenticator } from '../auth/authenticate.js';
 import type { AccessPolicy } from '../auth/policy.js';
 import type { TokenService } from '../auth/tokens.js';
@@ -24,9 +25,9 @@ const FORM_LIMIT = 64 * 1024;
 async function readForm(request: FastifyRequest): Promise<URLSearchParams> {
   const parts: Buffer[] = [];
   let total = 0;
-  for await (const chunk of request.raw) {
+  for await (const chunk of requestBody(request, 'UNSUPPORTED')) {
     total += (chunk as Buffer).length;
-    if (total > FORM_LIMIT) throw new RegistryError('SIZE_INVALID', 'form too large', undefined, { status: 413 });
+    if (total > FORM_LIMIT) throw new RegistryError('SIZE_INVALID', 'form too large', undefined, { status: 413, headers: { Connection: 'close' } });
     parts.push(chunk as Buffer);
   }
   return new URLSearchParams(Buffer.concat(parts).toString('utf8'));

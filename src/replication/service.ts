@@ -152,15 +152,19 @@ export class ReplicationService {
 
   /** Copy what the rule covers (or just `target`) in the rule's direction. */
   async execute(rule: ReplicationRule, target: RunTarget | undefined, dryRun: boolean, onProgress?: ProgressReporter): Promise<RuleReport> {
-    if (rule.namespace !== null) {
+    const targets = rule.namespace !== null ? this.namespaceTargets() : undefined;
+    if (targets) {
       try {
-        await this.namespaceTargets().resolveTarget(registryBaseUrl(rule.remoteUrl).href);
+        await targets.resolveTarget(registryBaseUrl(rule.remoteUrl).href);
       } catch (err) {
         if (err instanceof TargetRefused) throw new Error(`remote not allowed: ${err.message}`);
         throw err;
       }
     }
     const client = new DistributionClient(rule.remoteUrl, {
+      // The remote's answers lead elsewhere too (redirects, its token realm, upload locations):
+      // each URL is held to the same list.
+      ...(targets ? { checkTarget: async (url: URL) => void (await targets.resolveTarget(url.href)) } : {}),
       ...(rule.username !== null ? { credentials: { username: rule.username, password: rule.password ?? '' } } : {}),
       timeoutMs: this.options.requestTimeoutMs,
       retries: this.options.requestRetries,

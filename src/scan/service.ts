@@ -51,6 +51,8 @@ export interface ScanServiceOptions {
   /** Push an SBOM as a referrer of the image; absent: no SBOM artifacts. */
   pushArtifact?: (artifact: ArtifactPush) => Promise<void>;
   onFinished?: (event: ScanFinished) => void;
+  /** A layer that unpacks to more than this is not scanned (the result says so); default: no limit. */
+  maxLayerBytes?: number;
   /**
    * Make sure a layer is in the blob store before it is read: the pull-through cache stores a
    * proxied image's layers only when they are pulled, so a scan fetches the missing ones.
@@ -190,7 +192,7 @@ export class ScanService {
     const layers = content.layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, open: () => this.blobs.read(parseDigest(l.digest)) }));
     let inventory: Inventory;
     try {
-      inventory = await inventoryImage(layers);
+      inventory = await inventoryImage(layers, this.options.maxLayerBytes !== undefined ? { maxLayerBytes: this.options.maxLayerBytes } : {});
     } catch (err) {
       if (err instanceof LayerFormatError) return unsupported(err.message);
       throw err;

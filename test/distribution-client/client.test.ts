@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { ConnectionError, DigestMismatchError, DistributionClient, DistributionError, nextLink, parseChallenge, type Descriptor } from '../../src/distribution-client/index.js';
+import { ConnectionError, DigestMismatchError, DistributionClient, DistributionError, TargetRefusedError, nextLink, parseChallenge, type Descriptor } from '../../src/distribution-client/index.js';
 import { dockerRegistryAvailable, startDockerRegistry, type PeerRegistry } from '../helpers/docker-registry.js';
 import { freePort } from '../helpers/proxy.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -340,9 +340,30 @@ describe('distribution client: verification, retries and timeouts', { timeout: 6
     });
     await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
     try {
-      const client = new DistributionClient(`127.0.0.1:${(registry.address() as { port: number }).port}`, { credentials: { username: 'u', password: 'storage-must-not-see' } });
+      const registryUrl = `127.0.0.1:${(registry.address() as { port: number }).port}`;
+      const client = new DistributionClient(registryUrl, { credentials: { username: 'u', password: 'storage-must-not-see' } });
       assert.ok((await buffer((await client.getBlob('app/x', digest, bytes.length)).stream)).equals(bytes));
       assert.deepEqual(seen, [undefined]);
+      // With checkTarget the client follows the redirect itself, hop by hop: the same bytes,
+      // still no credentials for storage, and every URL asked about first.
+      const checked: string[] = [];
+      const checking = new DistributionClient(registryUrl, {
+        credentials: { username: 'u', password: 'storage-must-not-see' },
+        checkTarget: async (url) => void checked.push(`${url.host}${url.pathname}`),
+      });
+      assert.ok((await buffer((await checking.getBlob('app/x', digest, bytes.length)).stream)).equals(bytes));
+      assert.deepEqual(seen, [undefined, undefined]);
+      const storageHost = `127.0.0.1:${(storage.address() as { port: number }).port}`;
+      assert.deepEqual(checked, [`${registryUrl}/v2/app/x/blobs/${digest}`, `${registryUrl}/v2/app/x/blobs/${digest}`, `${storageHost}/signed`]);
+      // A refusal is final: no retry, and storage is not asked.
+      const refusing = new DistributionClient(registryUrl, {
+        credentials: { username: 'u', password: 'p' },
+        checkTarget: async (url) => {
+          if (url.host === storageHost) throw new Error('not on the list');
+        },
+      });
+      await assert.rejects(refusing.getBlob('app/x', digest, bytes.length), (err: Error) => err instanceof TargetRefusedError && /not on the list/.test(err.message));
+      assert.equal(seen.length, 2);
     } finally {
       await Promise.all([storage, registry].map((server) => new Promise((r) => server.close(r))));
     }

@@ -3,6 +3,7 @@
 // chosen loopback address (so login throttling can be told apart per address).
 import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import type { JWK } from 'jose';
 import { hashSecret } from '../../src/auth/authenticate.js';
 import type { RepositoryAction, Role, Visibility } from '../../src/auth/model.js';
 import type { App } from '../../src/app.js';
@@ -35,6 +36,14 @@ export function bearerAuth(token: string): Record<string, string> {
 export async function addUser(app: App, username: string, password: string, admin = false): Promise<Credentials> {
   await app.access.createUser({ username, passwordHash: await hashSecret(password), admin });
   return { username, password };
+}
+
+/** The registry's token-signing key (private JWK), to forge tokens exactly as it issues them. */
+export async function signingKeyOf(app: App): Promise<JWK & { kid: string }> {
+  const stored = await app.access.getOrSetSetting('auth.token.signing-key', () => {
+    throw new Error('the registry has no signing key');
+  });
+  return JSON.parse(stored) as JWK & { kid: string };
 }
 
 export async function addNamespace(app: App, name: string, visibility: Visibility, members: Record<string, Role> = {}): Promise<void> {

@@ -29,6 +29,7 @@ import {
   expectChallenge,
   freshAddress,
   postToken,
+  signingKeyOf,
   requestFrom,
   requestToken,
   tokenFor,
@@ -279,11 +280,7 @@ describe('tokens /v2 refuses', () => {
     aliceId = (await reg.app.access.getUser('alice'))!.id;
     await addNamespace(reg.app, 'team', 'private', { alice: 'reader' });
     await pushImage(reg.url, 'team/app', { reference: 'v1', headers: basicAuth(ADMIN) });
-    signingKey = JSON.parse(
-      await reg.app.access.getOrSetSetting('auth.token.signing-key', () => {
-        throw new Error('the registry has no signing key');
-      }),
-    ) as JWK & { kid: string };
+    signingKey = await signingKeyOf(reg.app);
   });
 
   after(async () => {

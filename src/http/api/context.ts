@@ -12,6 +12,7 @@ import type { ReplicationService } from '../../replication/service.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RegistryError } from '../../registry/errors.js';
+import { requestBody } from '../request-body.js';
 import { enrolFirst, otpHeader, parseBasic, parseBearer, type Authenticator } from '../../auth/authenticate.js';
 import type { AccessPolicy } from '../../auth/policy.js';
 import type { SecondFactor } from '../../auth/second-factor.js';
@@ -211,13 +212,15 @@ export async function readJson<T extends z.ZodType>(request: FastifyRequest, sch
   if (type !== 'application/json') {
     throw new RegistryError('UNSUPPORTED', 'the request body must be application/json', { contentType: type.slice(0, 100) || null }, { status: 415 });
   }
+  // Connection: close, so the rest of an oversized body is not read after the answer.
+  const tooLarge = () => new RegistryError('SIZE_INVALID', 'request body too large', { limit: JSON_LIMIT }, { status: 413, headers: { Connection: 'close' } });
   const declared = Number(request.headers['content-length']);
-  if (Number.isFinite(declared) && declared > JSON_LIMIT) throw new RegistryError('SIZE_INVALID', 'request body too large', { limit: JSON_LIMIT }, { status: 413 });
+  if (Number.isFinite(declared) && declared > JSON_LIMIT) throw tooLarge();
   const parts: Buffer[] = [];
   let total = 0;
-  for await (const chunk of request.raw) {
+  for await (const chunk of requestBody(request, 'UNSUPPORTED')) {
     total += (chunk as Buffer).length;
-    if (total > JSON_LIMIT) throw new RegistryError('SIZE_INVALID', 'request body too large', { limit: JSON_LIMIT }, { status: 413 });
+    if (total > JSON_LIMIT) throw tooLarge();
     parts.push(chunk as Buffer);
   }
   let parsed: unknown;

@@ -1,21 +1,22 @@
 // GET / HEAD / PUT / DELETE /v2/<name>/manifests/<reference>.
 import type { FastifyRequest } from 'fastify';
 import { contentLength, type V2Handler } from './context.js';
+import { requestBody } from '../request-body.js';
 import { RegistryError } from '../../registry/errors.js';
 import { parseAccept } from '../../registry/media-types.js';
 import { actorName } from '../../auth/model.js';
 import type { RequestInfo } from '../../events/model.js';
-import type { RequestAccess } from '../guard.js';
+import { requestHost, type RequestAccess } from '../guard.js';
 
 /** The request as events describe it (Distribution's `request` object, plus our base URL). */
 function requestInfo(request: FastifyRequest): RequestInfo {
   return {
     id: String(request.id),
     addr: request.ip,
-    host: request.host,
+    host: requestHost(request),
     method: request.method,
     useragent: request.headers['user-agent'] ?? '',
-    baseUrl: `${request.protocol}://${request.host}`,
+    baseUrl: `${request.protocol}://${requestHost(request)}`,
   };
 }
 
@@ -24,24 +25,19 @@ function origin(request: FastifyRequest, access: RequestAccess) {
 }
 
 function tooLarge(limit: number): RegistryError {
-  return new RegistryError('SIZE_INVALID', `manifest exceeds the ${limit} byte limit`, { limit }, { status: 413 });
+  // Connection: close, so the rest of the body is not read (nor waited for) after the answer.
+  return new RegistryError('SIZE_INVALID', `manifest exceeds the ${limit} byte limit`, { limit }, { status: 413, headers: { Connection: 'close' } });
 }
 
 /** Read a manifest body, refusing it as soon as it passes the limit. */
 async function readLimited(request: FastifyRequest, limit: number): Promise<Buffer> {
   const declared = contentLength(request);
-  if (declared !== undefined && declared > limit) {
-    request.raw.resume();
-    throw tooLarge(limit);
-  }
+  if (declared !== undefined && declared > limit) throw tooLarge(limit);
   const parts: Buffer[] = [];
   let total = 0;
-  for await (const chunk of request.raw) {
+  for await (const chunk of requestBody(request, 'MANIFEST_INVALID')) {
     total += (chunk as Buffer).length;
-    if (total > limit) {
-      request.raw.resume();
-      throw tooLarge(limit);
-    }
+    if (total > limit) throw tooLarge(limit);
     parts.push(chunk as Buffer);
   }
   return Buffer.concat(parts, total);

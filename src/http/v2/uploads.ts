@@ -2,6 +2,7 @@
 // chunks, PUT to close, GET status, DELETE to cancel. Bodies stream straight to the store.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { contentLength, hasBody, queryValue, type V2Handler } from './context.js';
+import { requestBody } from '../request-body.js';
 import { uploadRange, type ChunkRequest } from '../../registry/blobs.js';
 import type { UploadSessionRecord } from '../../metadata/store.js';
 import { RegistryError } from '../../registry/errors.js';
@@ -28,7 +29,7 @@ function sendCreated(reply: FastifyReply, name: string, digest: string): void {
 }
 
 function chunkOf(request: FastifyRequest): ChunkRequest {
-  const chunk: ChunkRequest = { body: request.raw };
+  const chunk: ChunkRequest = { body: requestBody(request, 'BLOB_UPLOAD_INVALID') };
   const length = contentLength(request);
   if (length !== undefined) chunk.length = length;
   const header = request.headers['content-range'];

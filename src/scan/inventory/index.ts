@@ -34,6 +34,8 @@ export interface InventoryOptions {
   extractors?: readonly Extractor[];
   /** Files that could not be read (too big, corrupt); the scan goes on without them. */
   onSkipped?: (skip: { layer: string; path: string; extractor: string; reason: string }) => void;
+  /** A layer unpacking to more than this fails with LayerFormatError (decompression bombs). */
+  maxLayerBytes?: number;
 }
 
 const TAR_FILE_TYPES = new Set(['file', 'contiguous-file']);
@@ -41,7 +43,7 @@ const TAR_FILE_TYPES = new Set(['file', 'contiguous-file']);
 async function readLayer(files: ImageFiles, layer: ImageLayer, opts: InventoryOptions): Promise<LayerChanges> {
   const extractors = opts.extractors ?? EXTRACTORS;
   const changes = new LayerChanges();
-  for await (const entry of tarEntries(layer)) {
+  for await (const entry of tarEntries(layer, opts.maxLayerBytes)) {
     const h = entry.header;
     const path = normalizePath(h.name);
     if (path === '' || files.note(changes, path, h.type === 'directory') === 'whiteout') continue;

@@ -1,7 +1,7 @@
 // Streams one layer blob as tar entries: gzip, zstd or plain tar told apart by their first
 // bytes (media types are not always right). Nothing goes to disk.
 import * as zlib from 'node:zlib';
-import { Readable, type Transform, pipeline } from 'node:stream';
+import { PassThrough, Readable, type Transform, pipeline } from 'node:stream';
 import { extract, type Header } from 'tar-stream';
 
 export interface ImageLayer {
@@ -49,7 +49,19 @@ function zstdUnsupported(layer: ImageLayer): LayerFormatError {
   );
 }
 
-async function tarStream(layer: ImageLayer): Promise<Readable> {
+/** Passes bytes through until more than `max` went by; then fails with the reason. */
+function capped(layer: ImageLayer, max: number): Transform {
+  let seen = 0;
+  return new PassThrough({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      if (seen > max) done(new LayerFormatError(layer.digest, `unpacks to more than ${max} bytes uncompressed (scan.maxLayerBytes); not scanned`));
+      else done(null, chunk);
+    },
+  });
+}
+
+async function tarStream(layer: ImageLayer, maxBytes: number): Promise<Readable> {
   if (/zstd/i.test(layer.mediaType) && !createZstdDecompress) throw zstdUnsupported(layer);
   const { head, body } = await peek(await layer.open());
   let decompress: Transform | undefined;
@@ -60,9 +72,10 @@ async function tarStream(layer: ImageLayer): Promise<Readable> {
     }
     decompress = createZstdDecompress();
   } else if (head.subarray(0, 2).equals(GZIP_MAGIC)) decompress = zlib.createGunzip();
-  if (!decompress) return body;
-  pipeline(body, decompress, () => {});
-  return decompress;
+  const limit = capped(layer, maxBytes);
+  if (decompress) pipeline(body, decompress, limit, () => {});
+  else pipeline(body, limit, () => {});
+  return limit;
 }
 
 export interface TarEntry {
@@ -78,8 +91,8 @@ async function drainBody(body: AsyncIterable<unknown>, onChunk: (c: Buffer) => v
 }
 
 /** Every entry of the layer's tar, in order; the next one comes after the current one is read or skipped. */
-export async function* tarEntries(layer: ImageLayer): AsyncGenerator<TarEntry> {
-  const source = await tarStream(layer);
+export async function* tarEntries(layer: ImageLayer, maxBytes = Number.MAX_SAFE_INTEGER): AsyncGenerator<TarEntry> {
+  const source = await tarStream(layer, maxBytes);
   const tar = extract();
   let failure: Error | undefined;
   pipeline(source, tar, (err) => {
@@ -134,10 +147,13 @@ export async function* tarEntries(layer: ImageLayer): AsyncGenerator<TarEntry> {
       if (!consumed) await entry.skip();
     }
   } catch (err) {
-    throw new LayerFormatError(layer.digest, `cannot read the layer as tar (${(failure ?? (err as Error)).message})`);
+    const cause = failure ?? (err as Error);
+    if (cause instanceof LayerFormatError) throw cause;
+    throw new LayerFormatError(layer.digest, `cannot read the layer as tar (${cause.message})`);
   } finally {
     tar.destroy();
     source.destroy();
   }
+  if (failure instanceof LayerFormatError) throw failure;
   if (failure) throw new LayerFormatError(layer.digest, `cannot read the layer as tar (${failure.message})`);
 }
