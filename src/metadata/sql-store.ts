@@ -478,19 +478,21 @@ export class SqlMetadataStore implements MetadataStore {
     return this.db.transaction().execute(async (trx) => {
       await this.ensureRepository(trx, repository);
       if (quota) await this.enforceQuota(trx, quota, digest, size);
+      // The row first, then its lock: a row that did not exist when a plain SELECT looked could be
+      // inserted by a collector claiming unrecorded bytes right after, and an upsert would then
+      // clear that live claim while the collector goes on to delete the bytes. Inserting first
+      // makes a concurrent claim wait for this transaction (and then find the row), or this one
+      // wait for the claim and find it below.
+      await trx.insertInto('blobs').values({ digest, size, created_at: now }).onConflict((oc) => oc.column('digest').doNothing()).execute();
       const row = await trx
         .selectFrom('blobs')
         .select(['deleting', 'deleting_until'])
         .where('digest', '=', digest)
         .$if(this.dialect === 'postgres', (q) => q.forUpdate())
-        .executeTakeFirst();
+        .executeTakeFirstOrThrow();
       // A collector is deleting the bytes: wait until it is done (or its lease ran out).
-      if (row && row.deleting !== null && toNumber(row.deleting_until ?? 0) > now) return 'wait' as const;
-      await trx
-        .insertInto('blobs')
-        .values({ digest, size, created_at: now })
-        .onConflict((oc) => oc.column('digest').doUpdateSet({ deleting: null, deleting_until: null }))
-        .execute();
+      if (row.deleting !== null && toNumber(row.deleting_until ?? 0) > now) return 'wait' as const;
+      if (row.deleting !== null) await trx.updateTable('blobs').set({ deleting: null, deleting_until: null }).where('digest', '=', digest).execute();
       await trx
         .insertInto('repository_blobs')
         .values({ repository, digest, created_at: now })

@@ -230,6 +230,12 @@ export class RegistryLauncher {
 
   private async prepare(): Promise<{ child: ChildProcess; warm: Promise<void> }> {
     const child = spawn(process.execPath, [WARM_SERVE], { env: await childEnv(this.dataDir, this.extraEnv, false), stdio: ['pipe', 'pipe', 'pipe'] });
+    if (process.env['DEBUG_LOG_FILE']) {
+      const { createWriteStream } = await import('node:fs');
+      const out = createWriteStream(process.env['DEBUG_LOG_FILE'], { flags: 'a' });
+      child.stdout!.pipe(out);
+      child.stderr!.pipe(out);
+    }
     const warm = new Promise<void>((res, rej) => {
       let output = '';
       let errors = '';

@@ -6,6 +6,7 @@ import { openPostgresStore } from '../../src/metadata/postgres.js';
 import { migrationProvider } from '../../src/metadata/migrations/index.js';
 import type { SqlMetadataStore } from '../../src/metadata/sql-store.js';
 import { metadataStoreContract } from './metadata-contract.js';
+import pg from 'pg';
 import { freshPostgresDatabase } from '../helpers/services.js';
 
 metadataStoreContract('postgres', async () => {
@@ -39,6 +40,31 @@ describe('PostgreSQL driver specifics', () => {
       assert.deepEqual(await stores[6]!.getBlobLink('a/b', 'sha256:' + 'a'.repeat(64)), { digest: 'sha256:' + 'a'.repeat(64), size: 5 });
     } finally {
       for (const s of stores) await s.close();
+      await db.drop();
+    }
+  });
+
+  test('a push linking a blob waits for a collector that claims the unrecorded bytes at the same moment', async () => {
+    // The collector's claim row is inserted while the push's transaction runs (held open here
+    // until the push has started): the push must see the claim and wait, not clear it.
+    const db = await freshPostgresDatabase();
+    const store = await openPostgresStore({ url: db.url, poolSize: 2 });
+    const collector = new pg.Client({ connectionString: db.url });
+    await collector.connect();
+    const digest = 'sha256:' + 'c'.repeat(64);
+    try {
+      await collector.query('begin');
+      await collector.query('insert into blobs (digest, size, created_at, deleting, deleting_until) values ($1, 3, $2, $3, $4)', [digest, Date.now(), 'collector-token', Date.now() + 600_000]);
+      const reserving = store.reserveBlobLink('team/app', digest, 3);
+      await new Promise((r) => setTimeout(r, 300));
+      await collector.query('commit');
+      assert.equal(await reserving, 'wait');
+      const claim = await collector.query('select deleting from blobs where digest = $1', [digest]);
+      assert.equal(claim.rows[0]?.deleting, 'collector-token', 'the claim still holds');
+      assert.equal(await store.getBlobLink('team/app', digest), undefined, 'nothing linked');
+    } finally {
+      await collector.end();
+      await store.close();
       await db.drop();
     }
   });
