@@ -97,22 +97,32 @@ export class CachedMetadataStore implements MetadataStore {
     return record;
   }
 
+  // Writes invalidate before the database write as well as after: a process killed between its
+  // commit and the invalidation after it must not leave the old answer in the shared cache (it
+  // outlives the process). The tombstone written before also keeps readers in between from
+  // filling the old answer back (fills never overwrite a tombstone).
   async putManifest(manifest: NewManifest): Promise<void> {
+    const tagKeys = manifest.tag !== undefined ? [this.tagKey(manifest.repository, manifest.tag)] : [];
+    await this.cache.invalidate(tagKeys);
     await this.inner.putManifest(manifest);
-    if (manifest.tag !== undefined) await this.cache.invalidate([this.tagKey(manifest.repository, manifest.tag)]);
+    await this.cache.invalidate(tagKeys);
   }
 
   async deleteManifest(repository: string, digest: string): Promise<boolean> {
+    await this.forgetManifest(repository, digest);
     const deleted = await this.inner.deleteManifest(repository, digest);
-    await this.cache.increment(this.generationKey(repository));
-    await this.cache.invalidate([this.manifestKey(repository, digest)]);
+    await this.forgetManifest(repository, digest);
     return deleted;
   }
 
   async deleteTag(repository: string, tag: string, expectedDigest?: string): Promise<boolean> {
+    const forget = async () => {
+      await this.cache.increment(this.generationKey(repository));
+      await this.cache.invalidate([this.tagKey(repository, tag)]);
+    };
+    await forget();
     const deleted = await this.inner.deleteTag(repository, tag, expectedDigest);
-    await this.cache.increment(this.generationKey(repository));
-    await this.cache.invalidate([this.tagKey(repository, tag)]);
+    await forget();
     return deleted;
   }
 

@@ -115,6 +115,50 @@ describe('two nodes sharing PostgreSQL and Redis', () => {
     assert.equal(await nodeB.getManifestByTag('cache/del', 'again'), undefined);
   });
 
+  test('a node killed between its commit and the invalidation after it leaves no stale answer', async () => {
+    await nodeA.putManifest(manifest('cache/killed', 8, 'doomed'));
+    const digest = manifest('cache/killed', 8).digest;
+    // Both lookups cached (a cache still connecting skips fills: allow it a moment).
+    for (let i = 0; i < 80 && !(await redis.exists(`${prefix}m:cache/killed@${digest}`)); i++) {
+      assert.ok(await nodeB.getManifestByTag('cache/killed', 'doomed'));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // A node whose process dies right after the database committed its delete.
+    // (Its cache is connected: a process's cache is, long before it deletes anything.)
+    const caches: RedisCache[] = [];
+    const connectedCache = async () => {
+      const cache = cacheFor(prefix);
+      caches.push(cache);
+      const probe = `probe-${randomBytes(4).toString('hex')}`;
+      for (let i = 0; i < 100 && !(await redis.exists(`${prefix}${probe}`)); i++) {
+        await cache.fill(probe, Buffer.from('1'), 5);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return cache;
+    };
+    const dying = async (deleteOf: 'manifest' | 'tag') =>
+      new CachedMetadataStore(
+        new Proxy(inner[0]!, {
+          get(target, name) {
+            if (name === 'deleteManifest' && deleteOf === 'manifest') return async (r: string, d: string) => { await target.deleteManifest(r, d); throw new Error('killed'); };
+            if (name === 'deleteTag' && deleteOf === 'tag') return async (r: string, t: string) => { await target.deleteTag(r, t); throw new Error('killed'); };
+            const value = Reflect.get(target, name) as unknown;
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+        await connectedCache(),
+        300,
+      );
+    const killedOnTag = await dying('tag');
+    await assert.rejects(killedOnTag.deleteTag('cache/killed', 'doomed'), /killed/);
+    assert.equal(await nodeB.getManifestByTag('cache/killed', 'doomed'), undefined, 'the deleted tag is not served from the cache');
+    const killedOnManifest = await dying('manifest');
+    await assert.rejects(killedOnManifest.deleteManifest('cache/killed', digest), /killed/);
+    assert.equal(await nodeB.getManifest('cache/killed', digest), undefined, 'the deleted manifest is not served from the cache');
+    // (Not the stores' close: it would close the database pool they share with node A.)
+    for (const cache of caches) await cache.close();
+  });
+
   test('a fill racing with an invalidation cannot bring the old value back', async () => {
     await nodeA.putManifest(manifest('cache/race', 6, 't'));
     await nodeA.putManifest(manifest('cache/race', 7, 't'));
