@@ -8,6 +8,10 @@ import { createInterface } from 'node:readline';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+// `node --test dist/test/` also runs every .js file under test/ as a test: without the
+// launcher's go-ahead this file does nothing (it would wait on stdin forever).
+if (process.env['REGISTRY_WARM_SERVE'] !== '1') process.exit(0);
+
 const cliDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli');
 const main = join(cliDir, 'main.js');
 
