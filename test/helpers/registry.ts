@@ -230,6 +230,7 @@ export class RegistryLauncher {
 
   private async prepare(): Promise<{ child: ChildProcess; warm: Promise<void> }> {
     const child = spawn(process.execPath, [WARM_SERVE], { env: { ...(await childEnv(this.dataDir, this.extraEnv, false)), REGISTRY_WARM_SERVE: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    // DEBUG_LOG_FILE=<path>: append every launched registry's log there (to diagnose a failed crash test).
     if (process.env['DEBUG_LOG_FILE']) {
       const { createWriteStream } = await import('node:fs');
       const out = createWriteStream(process.env['DEBUG_LOG_FILE'], { flags: 'a' });
