@@ -20,9 +20,10 @@ set -a
 eval "$S3_ENV"
 set +a
 
-# Each test file runs in its own process; two at a time on a 2-core machine.
+# Each test file runs in its own process; two at a time on a 2-core machine. The timeout is per
+# file (the crash test needs its 100 restarts, several minutes on a busy machine).
 run_tests() {
-  node --test --test-concurrency=2 --test-timeout=300000 --test-force-exit --test-reporter=spec "$@"
+  node --test --test-concurrency=2 --test-timeout=600000 --test-force-exit --test-reporter=spec "$@"
 }
 
 echo "== every test, embedded backends (filesystem + SQLite) =="

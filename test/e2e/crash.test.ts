@@ -28,9 +28,9 @@ import type { BlobStore } from '../../src/storage/blob-store.js';
 
 /** The issue's bar: fewer rounds fail the test. */
 const MIN_ROUNDS = 100;
-const MAX_ROUNDS = 105;
+const MAX_ROUNDS = 100;
 /** No round starts after this; a round is about 1-3 s (a start, checks, a short load), depending on the machine's load. */
-const TEST_BUDGET_MS = 420_000;
+const TEST_BUDGET_MS = 500_000;
 const WORKERS = 5;
 const MAX_OPEN_SESSIONS = 10;
 const REPOS = ['crash/alpha', 'crash/beta'];
@@ -736,7 +736,7 @@ function acknowledged(model: Model): number {
   return s.monolithic + s.chunked + s.postPut + s.manifests + s.manifestDeletes + s.tagDeletes;
 }
 
-test(`SIGKILL during pushes, deletes and GC, ${MIN_ROUNDS}+ times: acknowledged images survive whole, deletes stay, nothing partial or orphaned, scrub clean`, { timeout: 480_000 }, async () => {
+test(`SIGKILL during pushes, deletes and GC, ${MIN_ROUNDS}+ times: acknowledged images survive whole, deletes stay, nothing partial or orphaned, scrub clean`, { timeout: 570_000 }, async () => {
   const started = Date.now();
   const model = new Model();
   launcher = new RegistryLauncher(dataDir, {
@@ -777,7 +777,7 @@ test(`SIGKILL during pushes, deletes and GC, ${MIN_ROUNDS}+ times: acknowledged 
     // Kill at a random moment, but only once this round acknowledged something: on a slow or
     // busy machine the test still does real work.
     const ackedAtStart = acknowledged(model);
-    await sleep(SCALE_OUT ? randomInt(100, 800) : randomInt(50, 500));
+    await sleep(SCALE_OUT ? randomInt(50, 600) : randomInt(50, 500));
     for (let waited = 0; acknowledged(model) - ackedAtStart < 3 && waited < 5_000; waited += 25) await sleep(25);
     load.stopped = true;
     await server.kill('SIGKILL');
