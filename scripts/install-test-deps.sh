@@ -24,12 +24,17 @@ command -v zstd >/dev/null || need+=(zstd)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 [ -x /usr/sbin/slapd ] || need+=(slapd)
 command -v ldapsearch >/dev/null || need+=(ldap-utils)
+# Often missing from minimal images: ps (the backend-faults test finds PostgreSQL's backends),
+# mount (the disk-full test's tmpfs), unshare (network namespaces of the secure-defaults test).
+command -v ps >/dev/null || need+=(procps)
+command -v mount >/dev/null || need+=(mount)
+command -v unshare >/dev/null || need+=(util-linux)
 
 # Every tool a test needs must be there afterwards: a test that skips because its tool is
 # missing would let CI pass without it, so a failed install fails the test command instead.
 verify() {
   local missing=()
-  for tool in skopeo podman buildah ctr wrk openssl git go rpmbuild db5.3_load zip zstd docker-registry ldapsearch; do
+  for tool in skopeo podman buildah ctr wrk openssl git go rpmbuild db5.3_load zip zstd docker-registry ldapsearch ps mount unshare; do
     command -v "$tool" >/dev/null || missing+=("$tool")
   done
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
