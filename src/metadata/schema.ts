@@ -459,3 +459,8 @@ export interface MfaRecoveryCodesTable {
 export function toNumber(value: number | string | bigint): number {
   return typeof value === 'number' ? value : Number(value);
 }
+
+/** A nullable epoch-milliseconds column as a Date (or null). */
+export function dateOrNull(value: number | string | null): Date | null {
+  return value === null ? null : new Date(toNumber(value));
+}

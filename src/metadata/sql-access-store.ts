@@ -17,10 +17,9 @@ import type {
 import type { AccessStore, NewRobot, NewUser } from './access-store.js';
 import type { SqlDialect } from './migrations/index.js';
 import { relaxedTransaction } from './relaxed-commit.js';
-import { toNumber, type AuditTable, type Database, type NamespacesTable, type RobotsTable, type UsersTable } from './schema.js';
+import { dateOrNull, toNumber, type AuditTable, type Database, type NamespacesTable, type RobotsTable, type UsersTable } from './schema.js';
 
 const flag = (value: boolean): number => (value ? 1 : 0);
-const dateOrNull = (value: number | string | null): Date | null => (value === null ? null : new Date(toNumber(value)));
 
 function toUser(row: Selectable<UsersTable>): UserRecord {
   return {

@@ -1,9 +1,8 @@
 // OidcStore on the SQL database of SqlMetadataStore (SQLite, PostgreSQL).
 import type { Kysely, Selectable } from 'kysely';
-import { toNumber, type CliSecretsTable, type Database, type OidcCliLoginsTable } from './schema.js';
+import { dateOrNull, toNumber, type CliSecretsTable, type Database, type OidcCliLoginsTable } from './schema.js';
 import type { CliLoginRecord, CliSecretRecord, OidcFlowRecord, OidcStore } from './oidc-store.js';
 
-const dateOrNull = (value: number | string | null): Date | null => (value === null ? null : new Date(toNumber(value)));
 
 function cliLoginOf(row: Selectable<OidcCliLoginsTable>): CliLoginRecord {
   return { id: row.id, pollHash: row.poll_hash, userCode: row.user_code, label: row.label, username: row.username, expiresAt: new Date(toNumber(row.expires_at)) };

@@ -6,7 +6,7 @@
 // of the primary key of repository_blobs (repository, digest) and of repositories (name).
 import { randomUUID } from 'node:crypto';
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
-import { toNumber, type Database } from './schema.js';
+import { dateOrNull, toNumber, type Database } from './schema.js';
 import type { SqlDialect } from './migrations/index.js';
 import { relaxedTransaction } from './relaxed-commit.js';
 import type { ImmutableRule, NamespaceQuota, PolicyStore, PullBatchEntry, TagStats } from './policy-store.js';
@@ -14,7 +14,6 @@ import type { ImmutableRule, NamespaceQuota, PolicyStore, PullBatchEntry, TagSta
 /** Rows per upsert statement of recordPulls: 6 parameters each, well below every dialect's limit. */
 const PULL_ROWS = 100;
 
-const dateOrNull = (value: number | string | null): Date | null => (value === null ? null : new Date(toNumber(value)));
 const numberOrNull = (value: number | string | null): number | null => (value === null ? null : toNumber(value));
 
 /** `column` names a repository of the namespace. */

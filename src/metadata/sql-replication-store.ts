@@ -3,7 +3,7 @@
 // that it is still free (or its lease expired).
 import { randomUUID } from 'node:crypto';
 import { sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
-import { toNumber, type Database, type ReplicationRulesTable, type ReplicationRunsTable } from './schema.js';
+import { dateOrNull, toNumber, type Database, type ReplicationRulesTable, type ReplicationRunsTable } from './schema.js';
 import type {
   NewReplicationRule,
   ReplicationDirection,
@@ -18,7 +18,6 @@ import type {
 
 const CLAIM_TRIES = 5;
 
-const dateOrNull = (v: number | string | null) => (v === null ? null : new Date(toNumber(v)));
 
 function toRule(r: Selectable<ReplicationRulesTable>): ReplicationRule {
   return {

@@ -6,7 +6,7 @@
 // is sent, which keeps each webhook's events in order.
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable } from 'kysely';
-import { toNumber, type Database, type WebhookDeliveriesTable, type WebhooksTable } from './schema.js';
+import { dateOrNull, toNumber, type Database, type WebhookDeliveriesTable, type WebhooksTable } from './schema.js';
 import type { AttemptRecord, ClaimedDelivery, DeliveryRecord, DeliveryState, NewDelivery, NewWebhook, WebhookChanges, WebhookRecord, WebhookStore } from './webhook-store.js';
 
 const CLAIM_TRIES = 5;
@@ -29,7 +29,6 @@ function toWebhook(r: Selectable<WebhooksTable>): WebhookRecord {
 }
 
 function toDelivery(r: Selectable<WebhookDeliveriesTable>): DeliveryRecord {
-  const date = (v: number | string | null) => (v === null ? null : new Date(toNumber(v)));
   return {
     id: toNumber(r.id),
     webhookId: r.webhook_id,
@@ -40,7 +39,7 @@ function toDelivery(r: Selectable<WebhookDeliveriesTable>): DeliveryRecord {
     attempts: toNumber(r.attempts),
     createdAt: new Date(toNumber(r.created_at)),
     nextAttemptAt: new Date(toNumber(r.next_attempt_at)),
-    lastAttemptAt: date(r.last_attempt_at),
+    lastAttemptAt: dateOrNull(r.last_attempt_at),
     statusCode: r.status_code === null ? null : toNumber(r.status_code),
     durationMs: r.duration_ms === null ? null : toNumber(r.duration_ms),
     error: r.error,
