@@ -26,17 +26,18 @@ export function requestBody(request: FastifyRequest, code: ErrorCode): Readable 
   async function* chunks(): AsyncGenerator<Buffer> {
     // The connection must outlive a timeout: the 408 is written to it.
     const reader = source.iterator({ destroyOnReturn: false });
-    let timer: NodeJS.Timeout | undefined;
+    // One timer for the whole body, re-armed before each wait (not one per chunk); it fires
+    // harmlessly while no read is pending.
+    let expire: ((err: RegistryError) => void) | undefined;
+    const timer = setTimeout(() => expire?.(new RegistryError(code, `the request body sent nothing for ${idleMs} ms`, { idleMs }, { status: 408, headers: { Connection: 'close' } })), idleMs);
     try {
       for (;;) {
-        const idle = new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new RegistryError(code, `the request body sent nothing for ${idleMs} ms`, { idleMs }, { status: 408, headers: { Connection: 'close' } })),
-            idleMs,
-          );
+        timer.refresh();
+        const next = await new Promise<IteratorResult<unknown>>((resolve, reject) => {
+          expire = reject;
+          reader.next().then(resolve, reject);
         });
-        const next = await Promise.race([reader.next(), idle]);
-        clearTimeout(timer);
+        expire = undefined;
         if (next.done) return;
         yield next.value as Buffer;
       }
