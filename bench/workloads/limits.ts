@@ -1,9 +1,11 @@
 // The machine's own limits, measured next to the registries in every round: nginx serving the
 // very file the registry stores for the blob GET blob (sendfile, no copies through user space),
 // with the same client, streams and duration; and how fast one core hashes it (sha256sum, and
-// Node's crypto, which the registry uses while it receives an upload).
+// Node's crypto, which the registry uses while it receives an upload); and how fast the disk
+// under the registry's data dir takes an upload's worth of bytes, with and without the flush a
+// durable upload needs (Distribution never flushes; the registry must before it acknowledges).
 import { createHash } from 'node:crypto';
-import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { createReadStream, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { startNginx } from '../lib/baselines.js';
 import { Client } from '../lib/http.js';
@@ -70,5 +72,31 @@ export async function limits(ctx: BenchContext): Promise<Row[]> {
   const nodeSeconds = (performance.now() - started) / 1000;
   if (hash.digest('hex') !== hex) throw new Error('node:crypto sha256 disagrees with the digest');
   rows.push({ workload: 'node:crypto sha256 of the blob file', value: size / 1e6 / nodeSeconds, unit: 'MB/s', notes: 'read in 1 MiB chunks, as the registry hashes uploads: the ceiling of one upload stream' });
+  rows.push(...(await diskWrites(ctx)));
+  return rows;
+}
+
+/** dd of one upload's size into the registry's data dir: into the page cache, and flushed to the disk. */
+async function diskWrites(ctx: BenchContext): Promise<Row[]> {
+  const size = ctx.settings.uploadSize;
+  const target = join(ctx.registryDataDir, 'bench-disk-limit');
+  const rows: Row[] = [];
+  try {
+    for (const durable of [false, true]) {
+      ctx.log(`disk: dd ${mibLabel(size)} into the data dir${durable ? ', flushed (conv=fdatasync)' : ''}`);
+      const args = ['if=/dev/zero', `of=${target}`, 'bs=1M', `count=${Math.round(size / (1024 * 1024))}`, ...(durable ? ['conv=fdatasync'] : [])];
+      const dd = await run('dd', args, { timeoutMs: 300_000 });
+      if (dd.code !== 0) throw new Error(`dd failed: ${dd.stderr.slice(-200)}`);
+      rows.push({
+        workload: durable ? 'disk write + fdatasync, upload size (durable)' : 'disk write, upload size (page cache)',
+        value: size / 1e6 / (dd.ms / 1000),
+        unit: 'MB/s',
+        notes: durable ? 'the ceiling of an upload acknowledged only once on disk' : 'the ceiling of an upload never flushed (Distribution)',
+      });
+      rmSync(target, { force: true });
+    }
+  } finally {
+    rmSync(target, { force: true });
+  }
   return rows;
 }
