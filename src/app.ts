@@ -76,7 +76,7 @@ export interface GcOverrides {
 export interface AppOptions {
   /** Vulnerability findings for pull policies (default: the built-in scanner's results). */
   findings?: FindingsSource;
-  /** How host names of outbound targets (webhooks, replication) resolve; tests inject one. */
+  /** How host names of outbound targets (webhooks, replication, proxy redirects) resolve; tests inject one. */
   resolver?: Resolver;
 }
 
@@ -240,7 +240,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   const limitIdentity = rateLimit ? identityLimit(rateLimit.limiter, rateLimit.onRefused) : undefined;
   const guard = auth?.guard ?? openGuard;
 
-  const proxy = config.proxy.upstreams.length ? new ProxyCache(config.proxy.upstreams, metadata, manifests, blobs, { allowPush: config.proxy.allowPush, logger }) : undefined;
+  const proxy = config.proxy.upstreams.length ? new ProxyCache(config.proxy.upstreams, metadata, manifests, blobs, { allowPush: config.proxy.allowPush, logger, ...(options.resolver ? { resolver: options.resolver } : {}) }) : undefined;
 
   const server = buildServer(
     { blobs, manifests, manifestMaxBytes: config.limits.manifestMaxBytes, guard: limitIdentity ? rateLimitedGuard(guard, limitIdentity) : guard, auditor, ...(proxy ? { proxy } : {}) },
@@ -510,7 +510,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       grace.unref();
       await server.close();
       clearTimeout(grace);
-      await proxy?.settle();
+      await proxy?.close();
       if (metricsListener?.listening) {
         const stopped = new Promise((resolve) => metricsListener.close(resolve));
         metricsListener.closeAllConnections();
