@@ -230,9 +230,12 @@ export class DistributionClient {
     );
   }
 
-  /** Closes the connections this client keeps (with connectTo; otherwise fetch's shared pool is used). */
+  /**
+   * Closes the connections this client keeps (with connectTo; otherwise fetch's shared pool is
+   * used), cutting off what is still running: a body nobody reads must not keep it open.
+   */
   async close(): Promise<void> {
-    await this.dispatcher?.close();
+    await this.dispatcher?.destroy();
   }
 
   /** The repository's name at this registry (Docker Hub's `library/` prefix added). */
