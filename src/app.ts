@@ -55,7 +55,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { EventBus } from './events/bus.js';
 import { WebhookService } from './events/webhooks.js';
-import { TargetPolicy } from './events/targets.js';
+import { TargetPolicy, type Resolver } from './events/targets.js';
 import { ReplicationService } from './replication/service.js';
 import { ProxyCache } from './proxy/cache.js';
 
@@ -76,6 +76,8 @@ export interface GcOverrides {
 export interface AppOptions {
   /** Vulnerability findings for pull policies (default: the built-in scanner's results). */
   findings?: FindingsSource;
+  /** How host names of outbound targets (webhooks, replication, proxy redirects) resolve; tests inject one. */
+  resolver?: Resolver;
 }
 
 export interface App {
@@ -195,7 +197,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   const deliveries = metrics.counter({ name: 'webhook_deliveries_total', help: 'Webhook delivery attempts by outcome (delivered, retry, failed: given up)', labelNames: ['outcome'] });
   const deliverySeconds = metrics.histogram({ name: 'webhook_delivery_duration_seconds', help: 'Duration of webhook delivery attempts', buckets: [0.05, 0.1, 0.5, 1, 5, 10, 30] });
   const emitted = metrics.counter({ name: 'events_total', help: 'Registry events emitted, by kind', labelNames: ['kind'] });
-  const webhooks = new WebhookService(webhookStore, new TargetPolicy(config.webhooks.allowedHosts), {
+  const webhooks = new WebhookService(webhookStore, new TargetPolicy(config.webhooks.allowedHosts, options.resolver), {
     deliver: config.webhooks.enabled,
     workers: config.webhooks.workers,
     timeoutMs: config.webhooks.timeoutMs,
@@ -222,7 +224,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
     retryMaxMs: config.replication.retryMaxMs,
     requestTimeoutMs: config.replication.requestTimeoutMs,
     requestRetries: config.replication.requestRetries,
-    targets: new TargetPolicy(config.replication.allowedHosts, undefined, 'replication.allowedHosts'),
+    targets: new TargetPolicy(config.replication.allowedHosts, options.resolver, 'replication.allowedHosts'),
     logger,
     emit: (e) => void events.emit(e),
   });
@@ -238,7 +240,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   const limitIdentity = rateLimit ? identityLimit(rateLimit.limiter, rateLimit.onRefused) : undefined;
   const guard = auth?.guard ?? openGuard;
 
-  const proxy = config.proxy.upstreams.length ? new ProxyCache(config.proxy.upstreams, metadata, manifests, blobs, { allowPush: config.proxy.allowPush, logger }) : undefined;
+  const proxy = config.proxy.upstreams.length ? new ProxyCache(config.proxy.upstreams, metadata, manifests, blobs, { allowPush: config.proxy.allowPush, logger, ...(options.resolver ? { resolver: options.resolver } : {}) }) : undefined;
 
   const server = buildServer(
     { blobs, manifests, manifestMaxBytes: config.limits.manifestMaxBytes, guard: limitIdentity ? rateLimitedGuard(guard, limitIdentity) : guard, auditor, ...(proxy ? { proxy } : {}) },
@@ -508,7 +510,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       grace.unref();
       await server.close();
       clearTimeout(grace);
-      await proxy?.settle();
+      await proxy?.close();
       if (metricsListener?.listening) {
         const stopped = new Promise((resolve) => metricsListener.close(resolve));
         metricsListener.closeAllConnections();

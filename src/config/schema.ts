@@ -82,7 +82,7 @@ export const ConfigSchema = z
             connectTimeoutMs: z.coerce.number().int().min(100).default(3_000),
             /** Longest silence of the store within a request (no byte sent or received) before it fails. */
             requestTimeoutMs: z.coerce.number().int().min(100).default(10_000),
-            /** Tries per store request (the first included); retries follow failures the SDK deems transient. */
+            /** Tries per store request (the first included); retries follow failures the SDK deems transient, and start only within requestTimeoutMs of the request's start. */
             maxAttempts: z.coerce.number().int().min(1).max(10).default(3),
           })
           .prefault({}),

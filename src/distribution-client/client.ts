@@ -4,7 +4,9 @@
 // 5xx or a broken connection are retried a bounded number of times with backoff. Errors and
 // the request hook carry methods, paths and statuses only: never credentials or tokens.
 import { createHash } from 'node:crypto';
+import type { LookupFunction } from 'node:net';
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
+import { Agent } from 'undici';
 import { Authorizer, TokenError, type Credentials } from './auth.js';
 import { registryBaseUrl, remoteRepositoryName } from './registry-url.js';
 
@@ -51,6 +53,13 @@ export interface ClientOptions {
    * With it, redirects are followed here, hop by hop, rather than by fetch.
    */
   checkTarget?: (url: URL) => Promise<void>;
+  /**
+   * Resolves a host name when a connection is opened, in place of the system's resolver, and
+   * throws to refuse it (TargetRefusedError, not retried). The connection then goes to the
+   * address this returned, whatever the name resolves to a moment later (DNS rebinding).
+   * Address literals are not looked up: checkTarget covers them. Call close() when done.
+   */
+  connectTo?: (hostname: string) => Promise<{ address: string; family: number }>;
 }
 
 export interface ManifestResponse {
@@ -197,6 +206,8 @@ export class DistributionClient {
   private readonly chunkSize: number;
   private readonly manifestMaxBytes: number;
   private readonly userAgent: string;
+  /** Connections whose host names connectTo resolves (undefined: fetch's own). */
+  private readonly dispatcher: Agent | undefined;
 
   /** `registry` is `host[:port]` (http for loopback, https otherwise), a URL, or `docker.io`. */
   constructor(
@@ -210,12 +221,21 @@ export class DistributionClient {
     this.chunkSize = Math.max(1, options.chunkSize ?? 32 * 1024 * 1024);
     this.manifestMaxBytes = options.manifestMaxBytes ?? 4 * 1024 * 1024;
     this.userAgent = options.userAgent ?? 'oci-registry-client';
+    this.dispatcher = options.connectTo ? new Agent({ connect: { lookup: checkedLookup(options.connectTo) } }) : undefined;
     this.auth = new Authorizer(options.credentials, (url, headers) =>
       this.send({ method: 'GET', target: url, scopes: [], headers, ok: [200, 401, 403, 404], authenticate: false }).then((s) => {
         s.watchdog.done();
         return s.res;
       }),
     );
+  }
+
+  /**
+   * Closes the connections this client keeps (with connectTo; otherwise fetch's shared pool is
+   * used), cutting off what is still running: a body nobody reads must not keep it open.
+   */
+  async close(): Promise<void> {
+    await this.dispatcher?.destroy();
   }
 
   /** The repository's name at this registry (Docker Hub's `library/` prefix added). */
@@ -553,13 +573,21 @@ export class DistributionClient {
         }
       }
       const body = withBody && o.body ? await o.body() : undefined;
-      const res = await fetch(url, {
-        method,
-        headers,
-        signal,
-        redirect: check ? 'manual' : 'follow',
-        ...(body !== undefined ? { body: body as unknown as BodyInit, duplex: 'half' } : {}),
-      } as RequestInit);
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          method,
+          headers,
+          signal,
+          redirect: check ? 'manual' : 'follow',
+          ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
+          ...(body !== undefined ? { body: body as unknown as BodyInit, duplex: 'half' } : {}),
+        } as RequestInit);
+      } catch (err) {
+        const refused = refusalIn(err);
+        if (refused) throw new TargetRefusedError(`${method} ${url.origin}${url.pathname}: ${refused.message}`);
+        throw err;
+      }
       const location = res.headers.get('location');
       if (!check || !REDIRECTS.has(res.status) || location === null) return res;
       await res.body?.cancel().catch(() => undefined);
@@ -657,6 +685,25 @@ export class ConnectionError extends Error {}
 
 /** ClientOptions.checkTarget refused a URL the remote led to; never retried. */
 export class TargetRefusedError extends Error {}
+
+/** A lookup for net.connect that asks connectTo, and refuses the connection when it throws. */
+function checkedLookup(connectTo: (hostname: string) => Promise<{ address: string; family: number }>): LookupFunction {
+  return (hostname, options, callback) => {
+    connectTo(hostname).then(
+      ({ address, family }) => {
+        if (options.all) (callback as unknown as (err: null, addresses: { address: string; family: number }[]) => void)(null, [{ address, family }]);
+        else callback(null, address, family);
+      },
+      (err: unknown) => callback(new TargetRefusedError(err instanceof Error ? err.message : String(err)) as NodeJS.ErrnoException, '', 0),
+    );
+  };
+}
+
+/** The TargetRefusedError a connection failed with, found among the causes fetch wraps it in. */
+function refusalIn(err: unknown): TargetRefusedError | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = (e as { cause?: unknown }).cause, depth++) if (e instanceof TargetRefusedError) return e;
+  return undefined;
+}
 
 function retryable(err: unknown): boolean {
   if (err instanceof ConnectionError) return true;

@@ -4,6 +4,9 @@
 // nothing. Rules: the host must be on webhooks.allowedHosts (a host name, `*.domain`, an IP
 // address or a CIDR range); a listed host name may resolve to public addresses only, while
 // private, loopback, link-local and other special addresses must themselves be listed.
+// Replication and the pull-through cache hold the URLs a remote leads to (redirects, token
+// realms, upload locations) to a policy too, and resolve host names through it when they
+// connect (see DistributionClient's connectTo), so there too the checked address is the one used.
 import { BlockList, isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 
@@ -50,18 +53,30 @@ export type Resolver = (hostname: string) => Promise<{ address: string; family: 
 
 const systemResolver: Resolver = (hostname) => lookup(hostname, { all: true, verbatim: true });
 
+export interface PolicyExtras {
+  /** Any host name may be a target, as long as it resolves to a public address. */
+  anyName?: boolean;
+  /** Host names trusted to resolve to any address (an operator's own configured host). */
+  trustedNames?: readonly string[];
+}
+
 export class TargetPolicy {
   private readonly allowedAddresses = new BlockList();
   private readonly special = new BlockList();
   private readonly names: string[] = [];
   private readonly suffixes: string[] = [];
+  private readonly anyName: boolean;
+  private readonly trustedNames: Set<string>;
 
   constructor(
     allowedHosts: readonly string[],
     private readonly resolve: Resolver = systemResolver,
     /** The setting that lists the hosts, for the reasons given (replication has its own). */
     private readonly setting = 'webhooks.allowedHosts',
+    extras: PolicyExtras = {},
   ) {
+    this.anyName = extras.anyName ?? false;
+    this.trustedNames = new Set((extras.trustedNames ?? []).map(normalName));
     for (const entry of allowedHosts) {
       const [address = '', prefix] = entry.split('/');
       const family = isIP(address);
@@ -73,6 +88,17 @@ export class TargetPolicy {
       else this.names.push(entry.toLowerCase());
     }
     for (const [address, prefix, type] of SPECIAL_RANGES) this.special.addSubnet(address, prefix, type);
+  }
+
+  /**
+   * Where a pull-through cache may be led by its upstream (redirects to storage, a token realm):
+   * the upstream's own host, which the operator configured, to whatever it resolves to; any
+   * other host only at public addresses, so that a hostile upstream cannot turn this registry
+   * against loopback, private or metadata (169.254.169.254) addresses.
+   */
+  static forUpstream(upstream: URL, resolve: Resolver = systemResolver): TargetPolicy {
+    const host = hostOf(upstream);
+    return new TargetPolicy(isIP(host) !== 0 ? [host] : [], resolve, `the upstream's own host (proxy.upstreams ${upstream.host})`, { anyName: true, trustedNames: isIP(host) !== 0 ? [] : [host] });
   }
 
   /** The URL if it may be a target; TargetRefused says why not. No DNS is asked. */
@@ -97,31 +123,49 @@ export class TargetPolicy {
   /** Check the URL, resolve its host, and pick an address that may be reached. */
   async resolveTarget(raw: string): Promise<ResolvedTarget> {
     const url = this.check(raw);
-    const host = hostOf(url);
+    return { url, ...(await this.addressOf(hostOf(url))) };
+  }
+
+  /**
+   * An address the host (a name or an address literal) may be reached at, resolved now;
+   * TargetRefused says why there is none. Used at connect time, it is the only resolution
+   * the connection sees.
+   */
+  async addressOf(host: string): Promise<{ address: string; family: 4 | 6 }> {
     const literal = isIP(host);
-    if (literal !== 0) return { url, address: host, family: literal as 4 | 6 };
+    if (literal !== 0) {
+      if (!this.addressAllowed(host, true)) throw new TargetRefused(`the address ${host} is not on ${this.setting}`);
+      return { address: host, family: literal as 4 | 6 };
+    }
+    if (!this.nameAllowed(host)) throw new TargetRefused(`the host ${host} is not on ${this.setting}`);
     let answers: { address: string; family: number }[];
     try {
       answers = await this.resolve(host);
     } catch (err) {
       throw new TargetRefused(`the host ${host} does not resolve (${err instanceof Error ? err.message : String(err)})`);
     }
-    const usable = answers.find((a) => this.addressAllowed(a.address, false));
+    const trusted = this.trustedNames.has(normalName(host));
+    const usable = answers.find((a) => isIP(a.address) !== 0 && (trusted || this.addressAllowed(a.address, false)));
     if (!usable) throw new TargetRefused(`the host ${host} resolves to ${answers.map((a) => a.address).join(', ') || 'nothing'}, which is not allowed`);
-    return { url, address: usable.address, family: usable.family === 6 ? 6 : 4 };
+    return { address: usable.address, family: usable.family === 6 ? 6 : 4 };
   }
 
-  /** Listed addresses always; public addresses only when reached through a listed name. */
+  /** Listed addresses always; public addresses only when reached through a listed name (or when any name may be). */
   private addressAllowed(address: string, literal: boolean): boolean {
     const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
     if (this.allowedAddresses.check(address, type)) return true;
-    return !literal && !this.special.check(address, type);
+    return (!literal || this.anyName) && !this.special.check(address, type);
   }
 
   private nameAllowed(host: string): boolean {
-    const name = host.toLowerCase().replace(/\.$/, '');
+    if (this.anyName) return true;
+    const name = normalName(host);
     return this.names.includes(name) || this.suffixes.some((s) => name.endsWith(s) && name.length > s.length);
   }
+}
+
+function normalName(host: string): string {
+  return host.toLowerCase().replace(/\.$/, '');
 }
 
 /** The URL's host without IPv6 brackets. */

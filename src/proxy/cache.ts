@@ -5,13 +5,15 @@
 // every concurrent request for the same tag or blob on this node.
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { DigestMismatchError, DistributionClient, DistributionError, type Descriptor } from '../distribution-client/index.js';
+import { DigestMismatchError, DistributionClient, DistributionError, TargetRefusedError, type Descriptor } from '../distribution-client/index.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { BlobInfo, BlobService } from '../registry/blobs.js';
 import type { ManifestService } from '../registry/manifests.js';
 import { parseReference } from '../registry/manifests.js';
 import { parseDigest } from '../registry/digest.js';
 import { RegistryError } from '../registry/errors.js';
+import { registryBaseUrl } from '../distribution-client/registry-url.js';
+import { TargetPolicy, type Resolver } from '../events/targets.js';
 
 export interface UpstreamConfig {
   /** The local namespace the upstream's repositories appear under. */
@@ -28,6 +30,8 @@ export interface ProxyCacheOptions {
   logger?: Logger;
   /** Retries of failed upstream requests (default 2). */
   retries?: number;
+  /** How host names resolve (default: the system's); tests inject one. */
+  resolver?: Resolver;
 }
 
 /** A blob the cache answers with: stored here, or coming from the upstream (`stream` on a GET). */
@@ -70,7 +74,12 @@ export class ProxyCache {
   ) {
     for (const config of upstreams) {
       const credentials = config.username !== undefined ? { username: config.username, password: config.password ?? '' } : undefined;
+      // The upstream's redirects (to blob storage) and token realm are followed hop by hop:
+      // they may lead to its own host or to public addresses, not to internal services.
+      const targets = TargetPolicy.forUpstream(registryBaseUrl(config.url), options.resolver);
       const client = new DistributionClient(config.url, {
+        checkTarget: async (url) => void targets.check(url.href),
+        connectTo: (host) => targets.addressOf(host),
         ...(credentials ? { credentials } : {}),
         timeoutMs: config.timeoutMs,
         retries: options.retries ?? 2,
@@ -213,6 +222,12 @@ export class ProxyCache {
     await Promise.allSettled(pending);
   }
 
+  /** Lets the fetches in flight finish, then closes the connections to the upstreams. */
+  async close(): Promise<void> {
+    await this.settle();
+    await Promise.all([...this.upstreams.values()].map((u) => u.client.close()));
+  }
+
   private async fetchBlob(target: Target, repository: string, digest: string): Promise<ProxiedBlob> {
     let stored!: Promise<void>;
     const forget = () => {
@@ -251,7 +266,13 @@ export class ProxyCache {
     } catch (err) {
       if (err instanceof DistributionError && err.status === 404) return undefined;
       const reason =
-        err instanceof DistributionError ? `answered ${err.status}` : err instanceof DigestMismatchError ? 'sent content that does not match its digest' : 'could not be reached';
+        err instanceof DistributionError
+          ? `answered ${err.status}`
+          : err instanceof DigestMismatchError
+            ? 'sent content that does not match its digest'
+            : err instanceof TargetRefusedError
+              ? `led to a refused target: ${err.message}`
+              : 'could not be reached';
       throw new RegistryError('UNAVAILABLE', `upstream ${target.upstream.config.url} ${reason}`, { upstream: target.upstream.config.url });
     }
   }

@@ -163,13 +163,22 @@ export class ReplicationService {
     }
     const client = new DistributionClient(rule.remoteUrl, {
       // The remote's answers lead elsewhere too (redirects, its token realm, upload locations):
-      // each URL is held to the same list.
-      ...(targets ? { checkTarget: async (url: URL) => void (await targets.resolveTarget(url.href)) } : {}),
+      // each URL is held to the same list, and each connection goes to an address the list
+      // allows, resolved when it is opened (a name cannot rebind to another after the check).
+      ...(targets ? { checkTarget: async (url: URL) => void (await targets.resolveTarget(url.href)), connectTo: (host: string) => targets.addressOf(host) } : {}),
       ...(rule.username !== null ? { credentials: { username: rule.username, password: rule.password ?? '' } } : {}),
       timeoutMs: this.options.requestTimeoutMs,
       retries: this.options.requestRetries,
       userAgent: 'oci-registry-replication',
     });
+    try {
+      return await this.executeWith(client, rule, target, dryRun, onProgress);
+    } finally {
+      await client.close();
+    }
+  }
+
+  private async executeWith(client: DistributionClient, rule: ReplicationRule, target: RunTarget | undefined, dryRun: boolean, onProgress?: ProgressReporter): Promise<RuleReport> {
     const single = target && (target.reference === undefined ? target.repository : target.reference.includes(':') ? `${target.repository}@${target.reference}` : `${target.repository}:${target.reference}`);
     const base = { dryRun, blobsPresent: 0 };
     if (rule.direction === 'push') {

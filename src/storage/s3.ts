@@ -21,6 +21,7 @@ import {
   type _Object,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { StandardRetryStrategy } from '@smithy/core/retry';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { PassThrough, Readable } from 'node:stream';
 import type { Digest } from '../registry/digest.js';
@@ -67,6 +68,56 @@ function isNotFound(err: unknown): boolean {
   return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
 }
 
+type RetryToken = Awaited<ReturnType<StandardRetryStrategy['acquireInitialRetryToken']>>;
+type RetryErrorInfo = Parameters<StandardRetryStrategy['refreshRetryTokenForRetry']>[1];
+
+/**
+ * The SDK's standard retries, within a time budget: no retry starts once a request has spent
+ * `budgetMs` (its first attempt included). A store that accepts connections but answers nothing
+ * spends the budget in one attempt (the socket timeout is requestTimeoutMs), so it is answered
+ * 503 after about requestTimeoutMs, not maxAttempts × requestTimeoutMs; quick failures (5xx, a
+ * reset or refused connection) are retried as before.
+ */
+export class BudgetedRetryStrategy extends StandardRetryStrategy {
+  private readonly started = new WeakMap<RetryToken, number>();
+
+  constructor(
+    maxAttempts: number,
+    private readonly budgetMs: number,
+  ) {
+    super(maxAttempts);
+  }
+
+  override async acquireInitialRetryToken(scope: string): Promise<RetryToken> {
+    const token = await super.acquireInitialRetryToken(scope);
+    this.started.set(token, Date.now());
+    return token;
+  }
+
+  override async refreshRetryTokenForRetry(token: RetryToken, info: RetryErrorInfo): Promise<RetryToken> {
+    const started = this.started.get(token) ?? Date.now();
+    // Thrown here, the SDK gives up and rethrows the request's own error.
+    if (Date.now() - started >= this.budgetMs) throw info.error ?? new Error(`no retry after ${this.budgetMs} ms`);
+    const next = await super.refreshRetryTokenForRetry(token, info);
+    this.started.set(next, started);
+    return next;
+  }
+}
+
+/** The SDK arms a socket timeout of 6 s or more only this long into each request. */
+const SDK_SOCKET_TIMEOUT_DEFERRAL_MS = 3_000;
+const SDK_DEFERRED_FROM_MS = 6_000;
+
+/**
+ * The socket timeout to give the SDK so that a store silent from the start of a request is
+ * given up on after about `requestTimeoutMs` (not 3 s later, as the SDK's deferral would make
+ * it); silence later in a request is then cut a little earlier, never later.
+ */
+export function sdkSocketTimeout(requestTimeoutMs: number): number {
+  const deferred = requestTimeoutMs - SDK_SOCKET_TIMEOUT_DEFERRAL_MS;
+  return deferred >= SDK_DEFERRED_FROM_MS ? deferred : Math.min(requestTimeoutMs, SDK_DEFERRED_FROM_MS - 1);
+}
+
 /** A client for the store's endpoint; without keys, the SDK's default credential chain applies. */
 export function s3Client(
   options: Pick<S3Options, 'endpoint' | 'region' | 'forcePathStyle'> &
@@ -78,9 +129,10 @@ export function s3Client(
     ...(options.accessKeyId && options.secretAccessKey ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     maxAttempts: options.maxAttempts ?? 3,
+    retryStrategy: new BudgetedRetryStrategy(options.maxAttempts ?? 3, options.requestTimeoutMs ?? 10_000),
     // Without these a store that stops answering (but keeps its port open) hangs every request
     // forever. The socket timeout is on silence, so a long but flowing transfer is never cut.
-    requestHandler: { connectionTimeout: options.connectTimeoutMs ?? 3_000, socketTimeout: options.requestTimeoutMs ?? 10_000 },
+    requestHandler: { connectionTimeout: options.connectTimeoutMs ?? 3_000, socketTimeout: sdkSocketTimeout(options.requestTimeoutMs ?? 10_000) },
   });
 }
 

@@ -68,6 +68,28 @@ describe('target policy (SSRF)', () => {
     assert.equal((await policy.resolveTarget('http://10.20.0.1:81/')).address, '10.20.0.1');
   });
 
+  test('at connect (addressOf): a listed name at an allowed address; literals as check() has them', async () => {
+    assert.deepEqual(await policy.addressOf('hooks.example.com'), { address: '93.184.216.34', family: 4 });
+    assert.deepEqual(await policy.addressOf('mixed.example.com'), { address: '93.184.216.34', family: 4 });
+    await assert.rejects(policy.addressOf('rebind.example.com'), (err) => err instanceof TargetRefused && /169\.254\.169\.254, which is not allowed/.test(err.message));
+    await assert.rejects(policy.addressOf('unlisted.example.com'), /not on webhooks\.allowedHosts/);
+    assert.deepEqual(await policy.addressOf('10.20.3.4'), { address: '10.20.3.4', family: 4 });
+    await assert.rejects(policy.addressOf('127.0.0.1'), /127\.0\.0\.1 is not on/);
+  });
+
+  test('an upstream\'s policy: its own host at any address, other hosts at public addresses only', async () => {
+    const upstreamDns = dns({ 'registry.corp': ['10.1.2.3'], 'cdn.example.net': ['93.184.216.35'], 'sneaky.example.net': ['10.1.2.3', '127.0.0.1'] });
+    const named = TargetPolicy.forUpstream(new URL('https://REGISTRY.corp:5000/'), upstreamDns);
+    assert.deepEqual(await named.addressOf('registry.corp'), { address: '10.1.2.3', family: 4 });
+    assert.deepEqual(await named.addressOf('cdn.example.net'), { address: '93.184.216.35', family: 4 });
+    await assert.rejects(named.addressOf('sneaky.example.net'), /which is not allowed/);
+    assert.equal(named.check('https://203.0.114.9/blob').hostname, '203.0.114.9', 'a public literal');
+    for (const url of ['http://10.1.2.3/', 'http://169.254.169.254/latest/meta-data/', 'http://[::1]/', 'http://0x7f000001/']) assert.throws(() => named.check(url), TargetRefused, url);
+    const literal = TargetPolicy.forUpstream(new URL('http://127.0.0.1:5000/'), upstreamDns);
+    assert.equal(literal.check('http://127.0.0.1:9000/blob').port, '9000', 'the same host, another port');
+    assert.throws(() => literal.check('http://127.0.0.2:5000/'), /127\.0\.0\.2 is not on the upstream's own host/);
+  });
+
   test('the configuration accepts names, wildcards, addresses and ranges, and nothing else', () => {
     const config = loadConfig({ env: { REGISTRY_WEBHOOKS_ALLOWED_HOSTS: 'hooks.example.com, *.example.org,10.0.0.0/8,::1' }, overrides: {} });
     assert.deepEqual(config.webhooks.allowedHosts, ['hooks.example.com', '*.example.org', '10.0.0.0/8', '::1']);

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { envName, loadConfig, merge } from '../../src/config/load.js';
 import type { FindingsSource } from '../../src/signing/pull-policy.js';
+import type { Resolver } from '../../src/events/targets.js';
 
 /** The compiled CLI entry point (tests run from dist/test). */
 export const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
@@ -96,6 +97,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Vulnerability findings for pull policies (default: none scanned). */
   findings?: FindingsSource;
+  /** How host names of outbound targets resolve (webhooks, replication, proxy redirects). */
+  resolver?: Resolver;
 }
 
 /** Start a registry in this process. `settings` is a partial config tree (e.g. { deletes: { enabled: false } }). */
@@ -109,7 +112,7 @@ export async function startRegistry(settings: Record<string, unknown> = {}, data
       http: { host: '127.0.0.1', port: 0, ...(settings['http'] as object | undefined) },
     }),
   });
-  const app = await createApp(config, options.logger ?? pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }), options.findings ? { findings: options.findings } : {});
+  const app = await createApp(config, options.logger ?? pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }), { ...(options.findings ? { findings: options.findings } : {}), ...(options.resolver ? { resolver: options.resolver } : {}) });
   const { port } = await app.listen();
   return {
     url: `http://127.0.0.1:${port}`,
