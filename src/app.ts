@@ -140,8 +140,14 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
   if (refusals.length > 0) throw new ConfigError(refusals.join('\n'));
   const warnings = exposureWarnings(config);
   if (warnings.length > 0) logger.warn({ warnings }, 'insecure settings');
-  const blobStore = await openBlobStore(config);
-  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, signing, sessions: sessionStore, browse, webhooks: webhookStore, auditOutbox, identity, replication: replicationStore, oidc: oidcStore } = await openMetadataStore(config, logger);
+  // Opened side by side: the S3 driver's modules load while the database connects and migrates.
+  const [openingBlobs, openingMetadata] = await Promise.allSettled([openBlobStore(config), openMetadataStore(config, logger)]);
+  if (openingBlobs.status === 'rejected' || openingMetadata.status === 'rejected') {
+    if (openingMetadata.status === 'fulfilled') await openingMetadata.value.metadata.close().catch(() => undefined);
+    throw openingMetadata.status === 'rejected' ? openingMetadata.reason : (openingBlobs as PromiseRejectedResult).reason;
+  }
+  const blobStore = openingBlobs.value;
+  const { metadata, access, policies: policyStore, redis, gc: gcStore, retention: retentionStore, vulns, scans: scanStore, signing, sessions: sessionStore, browse, webhooks: webhookStore, auditOutbox, identity, replication: replicationStore, oidc: oidcStore } = openingMetadata.value;
   // Set up below, once metrics exist; the auditor only pokes it.
   let forwarder: AuditForwarder | undefined;
   const auditor = new Auditor(access, logger, () => forwarder?.poke());
