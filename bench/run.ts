@@ -12,7 +12,7 @@
 //   --log-level <level>  registry log level (default info, as in production)
 //   --json <file>        where to write the JSON (default bench/results/latest.json)
 //   --keep               keep the scratch directory (registry data and logs)
-//   --registry-cli <js>  benchmark another build's dist/src/cli/main.js (A/B comparisons)
+//   --registry-cli <js>  benchmark another build's dist/bundle/cli/main.js (A/B comparisons)
 //   --vs docker-registry also run every workload against CNCF Distribution (Debian's
 //                        docker-registry), interleaved round by round, and print each ratio
 //   --cpu-prof <dir>     run the registry under test with node --cpu-prof, profiles written to <dir>

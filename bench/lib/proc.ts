@@ -9,8 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The compiled CLI (this file runs from dist/bench/lib). */
-export const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+/** The `registry` command as users run it, the bundled CLI (this file runs from dist/bench/lib). */
+export const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../bundle/cli/main.js');
 
 const children = new Set<ChildProcess>();
 

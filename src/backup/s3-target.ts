@@ -1,6 +1,7 @@
 // A backup target in an S3 bucket under a prefix; loaded only when a backup names s3://.
 import { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import type { Digest } from '../registry/digest.js';
 import { isNotFound, verified, type BackupTarget } from './target.js';
 
@@ -21,7 +22,6 @@ export class S3Target implements BackupTarget {
 
   /** A streamed (multipart when large) upload: the object appears only when the stream ended cleanly. */
   private async put(key: string, body: Readable): Promise<void> {
-    const { Upload } = await import('@aws-sdk/lib-storage');
     // A failing source does not always reach the upload: surface its error either way.
     let failure: unknown;
     body.once('error', (err) => (failure = err));

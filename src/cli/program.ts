@@ -18,31 +18,36 @@ import { replicateCommand } from './replicate.js';
 import { loginCommand } from './login.js';
 import { ConfigError } from '../config/load.js';
 
-const program = new Command('registry').description('OCI Distribution v1.1 container registry').showHelpAfterError();
-program.addCommand(serveCommand());
-program.addCommand(migrateCommand());
-program.addCommand(userCommand());
-program.addCommand(auditCommand());
-program.addCommand(gcCommand());
-program.addCommand(scrubCommand());
-program.addCommand(retentionCommand());
-program.addCommand(vulndbCommand());
-program.addCommand(scanCommand());
-program.addCommand(promoteCommand());
-program.addCommand(doctorCommand());
-program.addCommand(exportCommand());
-program.addCommand(importCommand());
-program.addCommand(mirrorCommand());
-program.addCommand(backupCommand());
-program.addCommand(restoreCommand());
-program.addCommand(replicateCommand());
-program.addCommand(loginCommand());
+/** Run the command line on `argv` (as process.argv: node, script, then the arguments). */
+export async function runCli(argv: string[]): Promise<void> {
+  const program = new Command('registry').description('OCI Distribution v1.1 container registry').showHelpAfterError();
+  for (const command of [
+    serveCommand(),
+    migrateCommand(),
+    userCommand(),
+    auditCommand(),
+    gcCommand(),
+    scrubCommand(),
+    retentionCommand(),
+    vulndbCommand(),
+    scanCommand(),
+    promoteCommand(),
+    doctorCommand(),
+    exportCommand(),
+    importCommand(),
+    mirrorCommand(),
+    backupCommand(),
+    restoreCommand(),
+    replicateCommand(),
+    loginCommand(),
+  ]) program.addCommand(command);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    process.exit(2);
-  }
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+  await program.parseAsync(argv).catch((err: unknown) => {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

@@ -13,8 +13,8 @@ import { envName, loadConfig, merge } from '../../src/config/load.js';
 import type { FindingsSource } from '../../src/signing/pull-policy.js';
 import type { Resolver } from '../../src/events/targets.js';
 
-/** The compiled CLI entry point (tests run from dist/test). */
-export const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+/** The `registry` command as users run it: the bundle of the compiled CLI (tests run from dist/test). */
+export const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../bundle/cli/main.js');
 
 export interface TestRegistry {
   url: string;
