@@ -80,10 +80,40 @@ describe('registry gc', () => {
     await expectError(await fetch(`${reg.url}/v2/cli/untagged/manifests/${untagged.digest}`), 404, 'MANIFEST_UNKNOWN');
   });
 
+  test('on demand the store is listed for unrecorded bytes, however recent the last scheduled listing', async () => {
+    // A scheduled collection lists (or an earlier one did): the next listing is a day away.
+    await reg.app.collectGarbage();
+    const bytes = randomBytes(555);
+    const digest = parseDigest(sha256(bytes));
+    const store = reg.app.blobStore;
+    const id = `1${randomBytes(8).toString('hex')}`.padEnd(32, '0');
+    await store.createUpload(id);
+    await store.appendUpload(id, 0, Readable.from([bytes]), () => undefined);
+    await store.commitUpload(id, bytes.length, digest);
+    await sleep(50);
+    assert.equal((await reg.app.collectGarbage({ reviewDelayMs: 10 })).storeListed, false);
+
+    // Told to list only when the last listing is older than an hour: it is not.
+    let res = await runCli(reg, ['gc', '--review-delay', '10', '--unrecorded-scan-interval', '3600000']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /blob store not listed for unrecorded bytes/);
+    assert.equal((await store.stat(digest))?.size, 555);
+
+    res = await runCli(reg, ['gc', '--json', '--review-delay', '10']);
+    assert.equal(res.code, 0, res.stderr);
+    const report = JSON.parse(res.stdout) as GcReport;
+    assert.equal(report.storeListed, true);
+    assert.equal(report.unrecordedDeleted, 1);
+    assert.equal(await store.stat(digest), undefined);
+  });
+
   test('bad flags are refused', async () => {
-    const res = await runCli(reg, ['gc', '--review-delay', 'soon']);
+    let res = await runCli(reg, ['gc', '--review-delay', 'soon']);
     assert.equal(res.code, 1);
     assert.match(res.stderr, /--review-delay/);
+    res = await runCli(reg, ['gc', '--unrecorded-scan-interval', '-1']);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /--unrecorded-scan-interval/);
   });
 });
 
