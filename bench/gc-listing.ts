@@ -2,7 +2,8 @@
 // collection's listing of every stored blob (looking for bytes a crash left unrecorded) costs.
 // Seeds a throwaway store with `--blobs` small blobs, each recorded and linked as a push leaves
 // it (bytes written straight into the store, rows inserted in bulk), then times the listing on
-// its own and whole collections, counting the LIST requests on S3. `scaleout` uses the servers
+// its own and whole collections, listing every run and as scheduled runs do by default
+// (gc.unrecordedScanIntervalMs), counting the LIST requests on S3. `scaleout` uses the servers
 // of scripts/services (TEST_POSTGRES_URL and S3_* as in /tmp/dev-services.env): a database and
 // a key prefix of its own, both removed at the end.
 import { createHash, randomBytes } from 'node:crypto';
@@ -164,11 +165,15 @@ async function main(): Promise<void> {
       log(`listing alone: ${listed} blobs in ${Date.now() - started} ms, ${lists() - listsBefore} LIST requests`);
     }
     const collector = new GarbageCollector(store.gc(), blobs);
-    const options: GcOptions = { reviewDelayMs: 24 * HOUR, deleteUntaggedManifests: false };
-    for (let run = 0; run < RUNS; run++) {
-      const listsBefore = lists();
-      const report = await collector.run(options);
-      log(`collection: ${report.durationMs} ms, ${lists() - listsBefore} LIST requests, ${report.blobsDeleted} deleted`);
+    // Listing on every run (gc.unrecordedScanIntervalMs 0, or `registry gc`), then as scheduled
+    // runs do by default: within 24 h of the last listing (the runs before) they do not list.
+    for (const interval of [0, 24 * HOUR]) {
+      const options: GcOptions = { reviewDelayMs: 24 * HOUR, deleteUntaggedManifests: false, unrecordedScanIntervalMs: interval };
+      for (let run = 0; run < RUNS; run++) {
+        const listsBefore = lists();
+        const report = await collector.run(options);
+        log(`collection (unrecordedScanIntervalMs ${interval}): ${report.durationMs} ms, store ${report.storeListed ? 'listed' : 'not listed'}, ${lists() - listsBefore} LIST requests, ${report.blobsDeleted} deleted`);
+      }
     }
   } finally {
     if (s3) await emptyPrefix(s3, config.storage.s3.bucket!, config.storage.s3.prefix).catch((err: unknown) => log(`could not empty the prefix: ${String(err)}`));
