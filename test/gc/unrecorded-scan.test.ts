@@ -3,12 +3,12 @@
 // database (SQLite + filesystem, or PostgreSQL + S3 with TEST_BACKEND=scaleout).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { randomBytes, sha256 } from '../helpers/oci.js';
+import { randomBytes } from '../helpers/oci.js';
+import { storeUnrecorded } from '../helpers/blob-store.js';
 import { scrape } from '../helpers/metrics.js';
-import { parseDigest, type Digest } from '../../src/registry/digest.js';
+import type { Digest } from '../../src/registry/digest.js';
 import { GarbageCollector, type GcOptions } from '../../src/registry/gc.js';
 import { openSqlStore } from '../../src/metadata/open.js';
 import type { SqlMetadataStore } from '../../src/metadata/sql-store.js';
@@ -16,16 +16,6 @@ import type { BlobStore } from '../../src/storage/blob-store.js';
 
 /** Past the review delay of these tests. */
 const REVIEW_DELAY_MS = 50;
-
-/** What a push leaves when it is killed between storing the bytes and recording the blob. */
-async function storeUnrecorded(store: BlobStore, id: string): Promise<Digest> {
-  const data = randomBytes(900);
-  const digest = parseDigest(sha256(data));
-  await store.createUpload(id);
-  await store.appendUpload(id, 0, Readable.from([data]), () => undefined);
-  await store.commitUpload(id, data.length, digest);
-  return digest;
-}
 
 async function stored(store: BlobStore, digest: Digest): Promise<boolean> {
   return (await store.stat(digest)) !== undefined;
@@ -76,7 +66,7 @@ describe('periodic listing of the blob store for unrecorded bytes', () => {
     const blobs = reg.app.blobStore;
     const [a, b] = [await node(reg), await node(reg)];
 
-    const first = await storeUnrecorded(blobs, 'crashed-first');
+    const first = await storeUnrecorded(blobs, randomBytes(900));
     await sleep(REVIEW_DELAY_MS + 20);
     const listedAt = Date.now();
     let report = await a.collector.run(options);
@@ -86,7 +76,7 @@ describe('periodic listing of the blob store for unrecorded bytes', () => {
     assert.equal(a.listings(), 1);
 
     // Inside the interval, neither node lists again: bytes a crash leaves now wait.
-    const second = await storeUnrecorded(blobs, 'crashed-second');
+    const second = await storeUnrecorded(blobs, randomBytes(900));
     await sleep(REVIEW_DELAY_MS + 20);
     report = await b.collector.run(options);
     assert.equal(report.storeListed, false);
@@ -114,7 +104,7 @@ describe('periodic listing of the blob store for unrecorded bytes', () => {
     const options: GcOptions = { reviewDelayMs: REVIEW_DELAY_MS, deleteUntaggedManifests: false, unrecordedScanIntervalMs: 3_600_000 };
     const reg = await registry();
     const [a, b] = [await node(reg), await node(reg)];
-    const digest = await storeUnrecorded(reg.app.blobStore, 'crashed-together');
+    const digest = await storeUnrecorded(reg.app.blobStore, randomBytes(900));
     await sleep(REVIEW_DELAY_MS + 20);
     const reports = await Promise.all([a.collector.run(options), b.collector.run(options)]);
     assert.deepEqual(reports.map((r) => r.storeListed).sort(), [false, true]);
@@ -128,7 +118,7 @@ describe('periodic listing of the blob store for unrecorded bytes', () => {
     const reg = await registry();
     const a = await node(reg);
     for (let run = 0; run < 3; run++) {
-      const digest = await storeUnrecorded(reg.app.blobStore, `crashed-${run}`);
+      const digest = await storeUnrecorded(reg.app.blobStore, randomBytes(900));
       await sleep(REVIEW_DELAY_MS + 20);
       const report = await a.collector.run(options);
       assert.equal(report.storeListed, true);
@@ -142,14 +132,14 @@ describe('periodic listing of the blob store for unrecorded bytes', () => {
     const reg = await registry({ unrecordedScanIntervalMs: 3_600_000 });
     const before = await scrape(reg.url);
     assert.equal(before.value('registry_gc_store_listings_total'), 0);
-    const digest = await storeUnrecorded(reg.app.blobStore, 'crashed-server');
+    const digest = await storeUnrecorded(reg.app.blobStore, randomBytes(900));
     await sleep(REVIEW_DELAY_MS + 20);
     let report = await reg.app.collectGarbage();
     assert.equal(report.storeListed, true);
     assert.equal(report.unrecordedDeleted, 1);
     assert.equal(await stored(reg.app.blobStore, digest), false);
 
-    const later = await storeUnrecorded(reg.app.blobStore, 'crashed-server-later');
+    const later = await storeUnrecorded(reg.app.blobStore, randomBytes(900));
     await sleep(REVIEW_DELAY_MS + 20);
     report = await reg.app.collectGarbage();
     assert.equal(report.storeListed, false);
