@@ -70,6 +70,8 @@ export interface GcOverrides {
   dryRun?: boolean;
   reviewDelayMs?: number;
   deleteUntaggedManifests?: boolean;
+  /** 0: list the blob store for unrecorded bytes whatever the last listing (default: gc.unrecordedScanIntervalMs). */
+  unrecordedScanIntervalMs?: number;
 }
 
 /** Collaborators built elsewhere that the app plugs in. */
@@ -352,7 +354,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       retention,
       scans: scanService,
       gc: {
-        settings: { intervalMs: config.gc.intervalMs, reviewDelayMs: config.gc.reviewDelayMs, deleteUntaggedManifests: config.gc.deleteUntaggedManifests },
+        settings: { intervalMs: config.gc.intervalMs, reviewDelayMs: config.gc.reviewDelayMs, deleteUntaggedManifests: config.gc.deleteUntaggedManifests, unrecordedScanIntervalMs: config.gc.unrecordedScanIntervalMs },
         last: () => lastGc,
         run: (dryRun: boolean) => collectGarbage({ dryRun }),
       },
@@ -392,6 +394,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       const report = await collector.run({
         reviewDelayMs: options.reviewDelayMs ?? config.gc.reviewDelayMs,
         deleteUntaggedManifests: options.deleteUntaggedManifests ?? config.gc.deleteUntaggedManifests,
+        unrecordedScanIntervalMs: options.unrecordedScanIntervalMs ?? config.gc.unrecordedScanIntervalMs,
         dryRun: options.dryRun === true,
         purgeUploads: (ttl) => blobs.purgeStaleUploads(ttl),
         uploadTtlMs: config.uploads.sessionTtlMs,
@@ -404,7 +407,7 @@ export async function createApp(config: Config, logger: Logger = pino({ level: c
       if (!report.dryRun) lastGc = { at: new Date(), report };
       return report;
     };
-    if (options.dryRun || options.reviewDelayMs !== undefined || options.deleteUntaggedManifests !== undefined) return run();
+    if (options.dryRun || options.reviewDelayMs !== undefined || options.deleteUntaggedManifests !== undefined || options.unrecordedScanIntervalMs !== undefined) return run();
     // One collection at a time per process; other nodes may run theirs (deletes are idempotent).
     collecting ??= run().finally(() => {
         collecting = undefined;

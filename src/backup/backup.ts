@@ -15,9 +15,10 @@ import { BlobMismatchError, type BackupTarget } from './target.js';
 
 /**
  * Tables whose rows are not carried: upload sessions point at staged bytes a backup does not
- * hold (clients restart such uploads). Their tables still exist after a restore.
+ * hold (clients restart such uploads); when garbage collection last listed the blob store is
+ * about that store, not the data. Their tables still exist after a restore.
  */
-export const TRANSIENT_TABLES: ReadonlySet<string> = new Set(['uploads']);
+export const TRANSIENT_TABLES: ReadonlySet<string> = new Set(['uploads', 'gc_scans']);
 
 /** Rows per page of a dump, adapted to the rows' size so a page stays around PAGE_BYTES. */
 const PAGE_ROWS = { first: 100, min: 1, max: 2000 };

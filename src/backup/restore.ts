@@ -16,6 +16,8 @@ import { BlobMismatchError, type BackupTarget } from './target.js';
 
 /** Rows a registry writes for itself at its first start (secrets); the backup's replace them. */
 const REPLACED_TABLES: ReadonlySet<string> = new Set(['settings']);
+/** Rows that are no data: a registry that has only collected garbage (an empty store) is empty. */
+const BOOKKEEPING_TABLES: ReadonlySet<string> = new Set(['gc_scans']);
 
 /** Parameters per INSERT statement, well below SQLite's and PostgreSQL's limits. */
 const PARAMS_PER_INSERT = 2000;
@@ -134,7 +136,7 @@ async function fileDigest(target: BackupTarget, table: TableEntry): Promise<{ sh
 /** Restore only onto a registry with no data: merging two registries is not what restore does. */
 async function assertEmpty(db: Kysely<Database>, dialect: SqlDialect, blobs: BlobStore): Promise<void> {
   for (const table of await readCatalog(db, dialect)) {
-    if (REPLACED_TABLES.has(table.name)) continue;
+    if (REPLACED_TABLES.has(table.name) || BOOKKEEPING_TABLES.has(table.name)) continue;
     const row = await sql<{ one: number }>`select 1 as one from ${sql.table(table.name)} limit 1`.execute(db);
     if (row.rows.length) throw new RestoreRefusedError(`the registry is not empty (table ${table.name} has rows): restore only onto an empty registry`);
   }

@@ -21,6 +21,7 @@ interface GcFlags extends ConfigFlags {
   json?: boolean;
   reviewDelay?: string;
   deleteUntagged?: boolean;
+  unrecordedScanInterval?: string;
   progress?: boolean;
 }
 
@@ -30,6 +31,7 @@ export function gcCommand(): Command {
     .option('--json', 'print the report as JSON')
     .option('--review-delay <ms>', 'keep links and manifests younger than this (default: gc.reviewDelayMs)')
     .option('--delete-untagged', 'also delete untagged, unreferenced manifests (default: gc.deleteUntaggedManifests)')
+    .option('--unrecorded-scan-interval <ms>', 'list the blob store for unrecorded bytes only when the last listing is older than this (default 0: every run)')
     .option('--no-progress', 'no progress display on stderr')
     .action(async (flags: GcFlags) => {
       const config = configFromFlags(flags);
@@ -40,6 +42,8 @@ export function gcCommand(): Command {
         const result = await new GarbageCollector(store.gc(), blobStore).run({
           reviewDelayMs: flags.reviewDelay !== undefined ? nonNegativeInt(flags.reviewDelay, '--review-delay') : config.gc.reviewDelayMs,
           deleteUntaggedManifests: flags.deleteUntagged === true || config.gc.deleteUntaggedManifests,
+          // On demand, unlike scheduled runs, the store is listed in full unless asked otherwise.
+          unrecordedScanIntervalMs: flags.unrecordedScanInterval !== undefined ? nonNegativeInt(flags.unrecordedScanInterval, '--unrecorded-scan-interval') : 0,
           dryRun: flags.dryRun === true,
           purgeUploads: (ttl) => service.purgeStaleUploads(ttl),
           uploadTtlMs: config.uploads.sessionTtlMs,
@@ -56,6 +60,8 @@ export function gcCommand(): Command {
       const verb = report.dryRun ? 'would delete' : 'deleted';
       console.log(`${report.dryRun ? 'dry run: ' : ''}${verb} ${report.blobsDeleted} blob(s), ${formatBytes(report.bytesFreed)}`);
       console.log(`${verb} ${report.manifestsDeleted} manifest(s), ${report.linksRemoved} blob link(s); purged ${report.uploadsPurged} upload session(s)`);
+      if (!report.storeListed) console.log('blob store not listed for unrecorded bytes (the last listing is recent)');
+      else if (report.unrecordedDeleted) console.log(`of those, ${report.unrecordedDeleted} blob(s) stored with no blob record`);
       if (report.errors) console.log(`${report.errors} blob(s) could not be deleted (left for the next run)`);
       console.log(`took ${report.durationMs} ms`);
     });

@@ -141,6 +141,11 @@ export const ConfigSchema = z
         reviewDelayMs: z.coerce.number().int().nonnegative().default(24 * 3600_000),
         /** Also delete manifests no tag, index or subject keeps (breaks pulls by digest of them). */
         deleteUntaggedManifests: z.stringbool().or(z.boolean()).default(false),
+        /**
+         * Scheduled runs list every stored blob (bytes a crash left unrecorded) only this often,
+         * counted across the nodes sharing the database; 0 = every run. `registry gc` always lists.
+         */
+        unrecordedScanIntervalMs: z.coerce.number().int().nonnegative().default(24 * 3600_000),
       })
       .prefault({}),
     retention: z

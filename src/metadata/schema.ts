@@ -376,6 +376,15 @@ export interface Database {
   oidc_flows: OidcFlowsTable;
   oidc_cli_logins: OidcCliLoginsTable;
   cli_secrets: CliSecretsTable;
+  gc_scans: GcScansTable;
+}
+
+// --- garbage collection's listings of the blob store (migration 0130_gc_scans)
+
+export interface GcScansTable {
+  name: string;
+  /** When the last listing started (claimed by one collector), epoch ms. */
+  started_at: Int;
 }
 
 // --- single sign-on (migration 0120_oidc)

@@ -239,6 +239,33 @@ export class SqlGcStore {
     return new Set(rows.map((r) => r.digest));
   }
 
+  // --- listings of the blob store ---------------------------------------------------------
+
+  /**
+   * Claim the listing `name` when the last one started at or before `dueBefore` (or never):
+   * true when this call claimed it, recording `now` as its start. Atomic, so of the collectors
+   * sharing this database that find it due at the same moment, one lists.
+   */
+  async claimScan(name: string, now: number, dueBefore: number): Promise<boolean> {
+    const result = await this.db
+      .insertInto('gc_scans')
+      .values({ name, started_at: now })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ started_at: now }).where('gc_scans.started_at', '<=', dueBefore))
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  /** Give up a claim (the listing failed): the next collection finds the listing due. */
+  async releaseScan(name: string, startedAt: number): Promise<void> {
+    await this.db.updateTable('gc_scans').set({ started_at: 0 }).where('name', '=', name).where('started_at', '=', startedAt).execute();
+  }
+
+  /** When the last listing `name` started (epoch ms), if one ever did. */
+  async scanStartedAt(name: string): Promise<number | undefined> {
+    const row = await this.db.selectFrom('gc_scans').select('started_at').where('name', '=', name).executeTakeFirst();
+    return row ? toNumber(row.started_at) : undefined;
+  }
+
   async countBlobs(): Promise<number> {
     const row = await this.db.selectFrom('blobs').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
     return toNumber(row.n as number | string);

@@ -55,6 +55,7 @@ export class Metrics {
     bytesFreed: this.counter({ name: 'gc_bytes_freed_total', help: 'Bytes of blobs garbage collection deleted' }),
     manifestsDeleted: this.counter({ name: 'gc_manifests_deleted_total', help: 'Manifests garbage collection deleted' }),
     errors: this.counter({ name: 'gc_errors_total', help: 'Blobs garbage collection could not delete (left for the next run)' }),
+    storeListings: this.counter({ name: 'gc_store_listings_total', help: 'Garbage collections that listed every stored blob, looking for bytes no blob record names' }),
     duration: this.histogram({ name: 'gc_duration_seconds', help: 'Duration of garbage collections', buckets: [0.1, 1, 10, 60, 300, 1800, 3600] }),
   };
 
@@ -118,6 +119,7 @@ export class Metrics {
     this.gc.bytesFreed.inc(report.bytesFreed);
     this.gc.manifestsDeleted.inc(report.manifestsDeleted);
     this.gc.errors.inc(report.errors);
+    if (report.storeListed) this.gc.storeListings.inc();
     this.gc.duration.observe(report.durationMs / 1000);
   }
 

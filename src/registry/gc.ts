@@ -8,7 +8,9 @@
 //    while still unlinked), their bytes deleted, then their row. A push of a claimed blob waits
 //    for the claim to end and stores the bytes anew; a mount of it falls back to an upload.
 // 4. stored bytes no blob record names, older than the review delay (a crash between storing
-//    a blob and recording it leaves them), are claimed the same way and deleted;
+//    a blob and recording it leaves them), are claimed the same way and deleted. Finding them
+//    lists the whole blob store (on S3, a LIST request per 1000 blobs), so scheduled runs do it
+//    only every unrecordedScanIntervalMs, whichever collector sharing the database did it last;
 // 5. abandoned upload sessions past their TTL are purged.
 //
 // The review delay is what keeps a blob just uploaded or mounted, whose manifest has not
@@ -25,6 +27,8 @@ const PAGE = 500;
 export const DELETION_LEASE_MS = 10 * 60_000;
 /** Rounds of manifest deletion per run (an index deleted frees its children for the next round). */
 const MANIFEST_ROUNDS = 8;
+/** The gc_scans row of the listing that finds unrecorded bytes. */
+const UNRECORDED_SCAN = 'unrecorded';
 
 export interface GcOptions {
   /** Links and manifests younger than this are kept. */
@@ -34,6 +38,11 @@ export interface GcOptions {
   /** Purge upload sessions untouched this long (skipped when undefined or on dry runs). */
   purgeUploads?: (ttlMs: number) => Promise<number>;
   uploadTtlMs?: number;
+  /**
+   * List the blob store for unrecorded bytes only when the last listing (by any collector
+   * sharing the metadata database) started this long ago or more; 0 or undefined: every run.
+   */
+  unrecordedScanIntervalMs?: number;
   /** Called for each manifest deleted (e.g. to drop it from a shared cache). */
   onManifestDeleted?: (repository: string, digest: string) => Promise<void>;
   /** Called as work advances: phase, items done, items known so far. */
@@ -53,6 +62,8 @@ export interface GcReport {
   uploadsPurged: number;
   /** Of those, stored bytes no blob record named (left by a crash between storing and recording). */
   unrecordedDeleted: number;
+  /** Whether this run listed the blob store to find those (else the last listing is recent enough). */
+  storeListed: boolean;
   /** Blobs whose bytes could not be deleted (left for the next run). */
   errors: number;
   durationMs: number;
@@ -77,6 +88,7 @@ export class GarbageCollector {
       blobsDeleted: 0,
       bytesFreed: 0,
       unrecordedDeleted: 0,
+      storeListed: false,
       uploadsPurged: 0,
       errors: 0,
       durationMs: 0,
@@ -143,7 +155,15 @@ export class GarbageCollector {
       await yieldToEventLoop();
     }
 
-    await this.collectUnrecorded(cutoff, report, progress);
+    if (await this.startStoreListing(started, options)) {
+      report.storeListed = true;
+      try {
+        await this.collectUnrecorded(cutoff, report, progress);
+      } catch (err) {
+        if (!options.dryRun) await this.store.releaseScan(UNRECORDED_SCAN, started).catch(() => undefined);
+        throw err;
+      }
+    }
 
     if (!options.dryRun && options.purgeUploads && options.uploadTtlMs !== undefined) {
       report.uploadsPurged = await options.purgeUploads(options.uploadTtlMs);
@@ -151,6 +171,17 @@ export class GarbageCollector {
     }
     report.durationMs = Date.now() - started;
     return report;
+  }
+
+  /** Whether this run lists the blob store; a real run claims the listing (see claimScan). */
+  private async startStoreListing(now: number, options: GcOptions): Promise<boolean> {
+    const interval = options.unrecordedScanIntervalMs ?? 0;
+    if (options.dryRun) {
+      const last = interval > 0 ? await this.store.scanStartedAt(UNRECORDED_SCAN) : undefined;
+      return last === undefined || last <= now - interval;
+    }
+    // Every run lists: still recorded, so that scheduled runs count an on-demand listing.
+    return this.store.claimScan(UNRECORDED_SCAN, now, interval > 0 ? now - interval : Number.MAX_SAFE_INTEGER);
   }
 
   /**

@@ -97,6 +97,18 @@ describe('registry backup and restore', { skip: skopeoInstalled ? false : 'skope
     assert.equal(third.bytesCopied, 0);
   });
 
+  test('restore accepts an empty registry that has collected garbage (and listed its empty store)', async () => {
+    const dir = join(work, 'collected');
+    const empty = await startRegistry({}, dir);
+    try {
+      assert.equal((await empty.app.collectGarbage()).storeListed, true);
+    } finally {
+      await empty.close();
+    }
+    const restore = json<RestoreReport>(await runCli({ dataDir: dir }, ['restore', backupDir, '--json']));
+    assert.ok(restore.blobs >= first.blobs);
+  });
+
   test('restore refuses a registry that is not empty and changes nothing', async () => {
     const reposBefore = await catalog(source.url);
     const result = await runCli(source, ['restore', backupDir, '--json']);

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Readable } from 'node:stream';
 import { scaleOut, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { runCli } from '../helpers/cli.js';
+import { storeUnrecorded } from '../helpers/blob-store.js';
 import { expectError, expectStatus, pushBlob, pushImage, randomBytes, sha256 } from '../helpers/oci.js';
 import { parseDigest } from '../../src/registry/digest.js';
 import type { GcReport } from '../../src/registry/gc.js';
@@ -80,10 +80,35 @@ describe('registry gc', () => {
     await expectError(await fetch(`${reg.url}/v2/cli/untagged/manifests/${untagged.digest}`), 404, 'MANIFEST_UNKNOWN');
   });
 
+  test('on demand the store is listed for unrecorded bytes, however recent the last scheduled listing', async () => {
+    // A scheduled collection lists (or an earlier one did): the next listing is a day away.
+    await reg.app.collectGarbage();
+    const store = reg.app.blobStore;
+    const digest = await storeUnrecorded(store, randomBytes(555));
+    await sleep(50);
+    assert.equal((await reg.app.collectGarbage({ reviewDelayMs: 10 })).storeListed, false);
+
+    // Told to list only when the last listing is older than an hour: it is not.
+    let res = await runCli(reg, ['gc', '--review-delay', '10', '--unrecorded-scan-interval', '3600000']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /blob store not listed for unrecorded bytes/);
+    assert.equal((await store.stat(digest))?.size, 555);
+
+    res = await runCli(reg, ['gc', '--json', '--review-delay', '10']);
+    assert.equal(res.code, 0, res.stderr);
+    const report = JSON.parse(res.stdout) as GcReport;
+    assert.equal(report.storeListed, true);
+    assert.equal(report.unrecordedDeleted, 1);
+    assert.equal(await store.stat(digest), undefined);
+  });
+
   test('bad flags are refused', async () => {
-    const res = await runCli(reg, ['gc', '--review-delay', 'soon']);
+    let res = await runCli(reg, ['gc', '--review-delay', 'soon']);
     assert.equal(res.code, 1);
     assert.match(res.stderr, /--review-delay/);
+    res = await runCli(reg, ['gc', '--unrecorded-scan-interval', '-1']);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /--unrecorded-scan-interval/);
   });
 });
 
@@ -148,13 +173,8 @@ describe('registry scrub', () => {
 
   test('finds stored bytes no blob record names (past the grace period) and quarantines them', async () => {
     // Bytes committed behind the registry's back: in the store, in no repository, with no record.
-    const bytes = randomBytes(777);
-    const digest = parseDigest(sha256(bytes));
     const store = reg.app.blobStore;
-    const id = `0${randomBytes(8).toString('hex')}`.padEnd(32, '0');
-    await store.createUpload(id);
-    await store.appendUpload(id, 0, Readable.from([bytes]), () => undefined);
-    await store.commitUpload(id, bytes.length, digest);
+    const digest = await storeUnrecorded(store, randomBytes(777));
 
     // Young unrecorded bytes may be a push in flight: not reported by default.
     let res = await runCli(reg, ['scrub', '--json']);

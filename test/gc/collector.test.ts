@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { storeUnrecorded } from '../helpers/blob-store.js';
 import { expectError, expectStatus, pushBlob, pushImage, pushManifest, randomBytes, sha256, MediaType, manifestBytes } from '../helpers/oci.js';
 
 async function blobStatus(reg: TestRegistry, repo: string, digest: string): Promise<number> {
@@ -150,23 +151,18 @@ describe('garbage collection', () => {
   });
 
   test('bytes stored with no blob record (a crash before the push recorded them) are collected after the review delay', async () => {
-    const { parseDigest } = await import('../../src/registry/digest.js');
-    const { Readable } = await import('node:stream');
-    // What a push leaves when it is killed between storing the bytes and recording the blob.
     const data = randomBytes(900);
-    const digest = parseDigest(sha256(data));
-    const store = reg.app.blobStore;
-    await store.createUpload('crashed-push');
-    await store.appendUpload('crashed-push', 0, Readable.from([data]), () => undefined);
-    await store.commitUpload('crashed-push', data.length, digest);
+    const digest = await storeUnrecorded(reg.app.blobStore, data);
     assert.equal(await storedBytes(reg, digest.value), 900);
 
-    // Younger than the review delay: may be a push about to record them.
-    let report = await reg.app.collectGarbage();
+    // Younger than the review delay: may be a push about to record them. (Earlier collections
+    // listed the store moments ago: asked to list again, whatever gc.unrecordedScanIntervalMs.)
+    let report = await reg.app.collectGarbage({ unrecordedScanIntervalMs: 0 });
+    assert.equal(report.storeListed, true);
     assert.equal(report.unrecordedDeleted, 0);
     assert.equal(await storedBytes(reg, digest.value), 900);
     await sleep(60);
-    report = await reg.app.collectGarbage({ reviewDelayMs: 50 });
+    report = await reg.app.collectGarbage({ reviewDelayMs: 50, unrecordedScanIntervalMs: 0 });
     assert.equal(report.unrecordedDeleted, 1);
     assert.ok(report.bytesFreed >= 900);
     assert.equal(await storedBytes(reg, digest.value), undefined);

@@ -21,7 +21,7 @@ describe('garbage collection API', () => {
     expect(await api(reg, 'GET', '/gc', { as: owner }), 403, 'DENIED');
     expect(await api(reg, 'POST', '/gc', { as: owner, body: { dryRun: true } }), 403, 'DENIED');
     const status = expect(await api(reg, 'GET', '/gc', { as: ADMIN }), 200).json;
-    assert.deepEqual(status, { intervalMs: 0, reviewDelayMs: 10, deleteUntaggedManifests: false, lastRun: null });
+    assert.deepEqual(status, { intervalMs: 0, reviewDelayMs: 10, deleteUntaggedManifests: false, unrecordedScanIntervalMs: 86_400_000, lastRun: null });
 
     const loose = await pushBlob(reg.url, 'admin/gc', randomBytes(2048), undefined, { Authorization: `Basic ${Buffer.from(`${ADMIN.username}:${ADMIN.password}`).toString('base64')}` });
     await sleep(50);

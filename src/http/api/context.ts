@@ -45,7 +45,7 @@ export interface ApiContext {
   promotion: PromotionService;
   /** Garbage collection on this node: its settings, its last run, and a run on demand. */
   gc: {
-    settings: { intervalMs: number; reviewDelayMs: number; deleteUntaggedManifests: boolean };
+    settings: { intervalMs: number; reviewDelayMs: number; deleteUntaggedManifests: boolean; unrecordedScanIntervalMs: number };
     last(): { at: Date; report: GcReport } | undefined;
     run(dryRun: boolean): Promise<GcReport>;
   };

@@ -497,6 +497,18 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
         await db.schema.createIndex('cli_secrets_user').on('cli_secrets').column('username').execute();
       },
     },
+    // When garbage collection last listed every stored blob (looking for bytes a crash left
+    // unrecorded): scheduled collections list only once gc.unrecordedScanIntervalMs has passed
+    // since, whichever node of a cluster ran it. One row per kind of listing.
+    '0130_gc_scans': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('gc_scans')
+          .addColumn('name', text(64), (c) => c.primaryKey())
+          .addColumn('started_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -181,7 +181,7 @@ interface GcRun {
 }
 
 function GarbageCollection() {
-  const { data, error, reload } = useLoad(() => optional<{ intervalMs: number; reviewDelayMs: number; lastRun: (GcRun & { at: string }) | null }>('/api/v1/gc'), []);
+  const { data, error, reload } = useLoad(() => optional<{ intervalMs: number; reviewDelayMs: number; unrecordedScanIntervalMs: number; lastRun: (GcRun & { at: string }) | null }>('/api/v1/gc'), []);
   const [preview, setPreview] = useState<GcRun>();
   const [failure, setFailure] = useState<Error>();
   const run = (dryRun: boolean) => {
@@ -204,6 +204,8 @@ function GarbageCollection() {
           <dd>{data.intervalMs > 0 ? `every ${Math.round(data.intervalMs / 60_000)} min` : 'on demand only'}</dd>
           <dt>Review delay</dt>
           <dd>{Math.round(data.reviewDelayMs / 3_600_000)} h</dd>
+          <dt>Store listed for unrecorded bytes</dt>
+          <dd>{data.unrecordedScanIntervalMs > 0 ? `at most every ${Math.round(data.unrecordedScanIntervalMs / 3_600_000)} h (cluster-wide)` : 'every run'}</dd>
           <dt>Last run on this node</dt>
           <dd>{data.lastRun ? `${formatTime(data.lastRun.at)}: ${data.lastRun.blobsDeleted} blobs, ${formatBytes(data.lastRun.bytesFreed)} freed` : 'none since start'}</dd>
         </dl>
