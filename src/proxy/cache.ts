@@ -216,15 +216,12 @@ export class ProxyCache {
     await this.manifests.putCached(repository, digest, got.bytes, got.mediaType, tag);
   }
 
-  /** Waits for the fetches in flight to finish writing (a shutdown must not cut a commit short). */
-  async settle(): Promise<void> {
-    const pending: Promise<unknown>[] = [...this.manifestFetches.values(), ...[...this.blobFetches.values()].map((fetch) => fetch.stored)];
-    await Promise.allSettled(pending);
-  }
-
-  /** Lets the fetches in flight finish, then closes the connections to the upstreams. */
+  /**
+   * Lets the fetches in flight finish writing (a shutdown must not cut a commit short), then
+   * closes the connections to the upstreams.
+   */
   async close(): Promise<void> {
-    await this.settle();
+    await Promise.allSettled([...this.manifestFetches.values(), ...[...this.blobFetches.values()].map((fetch) => fetch.stored)]);
     await Promise.all([...this.upstreams.values()].map((u) => u.client.close()));
   }
 

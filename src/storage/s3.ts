@@ -128,7 +128,7 @@ export function s3Client(
     forcePathStyle: options.forcePathStyle,
     ...(options.accessKeyId && options.secretAccessKey ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    maxAttempts: options.maxAttempts ?? 3,
+    // The strategy carries the attempts; the client's own maxAttempts would be ignored beside it.
     retryStrategy: new BudgetedRetryStrategy(options.maxAttempts ?? 3, options.requestTimeoutMs ?? 10_000),
     // Without these a store that stops answering (but keeps its port open) hangs every request
     // forever. The socket timeout is on silence, so a long but flowing transfer is never cut.
