@@ -132,7 +132,8 @@ describe('garbage collection racing pushes', { timeout: 600_000 }, () => {
     await collector.done;
     const { collections, deleted } = collector.stats;
     assert.ok(outcome.rounds >= 100, `only ${outcome.rounds} rounds in the time limit`);
-    assert.ok(collections >= 10, `only ${collections} collections`);
+    // Collections on S3 are slower (each S3 request of a run waits on the shared RGW): CI counted 13-25.
+    assert.ok(collections >= (scaleOut() ? 5 : 10), `only ${collections} collections`);
     assert.ok(deleted > 0, 'the collections deleted nothing');
     assert.ok(outcome.acked.length > 0);
     await checkAll(outcome.acked, [reg.url]);
